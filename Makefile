@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rust_mremap: the two commands of the README, and the pieces behind them.
+#   make run     set up, build kernel + module, boot, load, show a move
+#   make check   set up, build, boot, run the whole selftest suite
+#   make bench   set up, build, boot, run the benchmark
+# The kernel is built once into $(CACHE) and reused while its inputs are
+# unchanged; iterating on the module rebuilds only the module.
+# (The kernel build reads ./Kbuild, not this file.)
+
+CACHE ?= $(HOME)/.cache/rust_mremap
+export RUST_MREMAP_CACHE := $(CACHE)
+KDIR ?= $(CACHE)/build
+export KDIR
+SELFTESTS_OUT := $(CACHE)/selftests
+KSFT_DIR := $(CACHE)/src/tools/testing/selftests
+
+run: module-oot selftests
+	vm/run.sh run $(CURDIR)/vm/guest-run.sh $(CACHE)/module/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_demo
+
+check: module-oot module-intree selftests
+	vm/run.sh check $(CURDIR)/vm/guest-check.sh $(CACHE)/module/rust_mremap.ko $(SELFTESTS_OUT)
+
+bench: module-oot selftests
+	vm/run.sh bench $(CURDIR)/vm/guest-bench.sh $(CACHE)/module/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_bench $(BENCH_ARGS)
+
+setup:
+	@scripts/setup.sh
+
+kernel: setup
+	@scripts/build-kernel.sh >/dev/null
+
+# Out of tree, against the cached kernel: the fast loop while iterating.
+module-oot: kernel
+	@scripts/build-module.sh >/dev/null
+
+# In tree, as drivers/misc/rust_mremap with CONFIG_RUST_MREMAP=m.
+module-intree: kernel
+	@scripts/build-module.sh --in-tree >/dev/null
+
+selftests: kernel
+	@$(MAKE) -s -C selftests KSFT_DIR=$(KSFT_DIR) OUT=$(SELFTESTS_OUT)
+
+# Kernel-style checks of the Rust code and the patch series.
+lint: kernel
+	scripts/lint.sh
+
+clean:
+	rm -rf $(CACHE)/module $(SELFTESTS_OUT)
+
+.PHONY: run check bench setup kernel module-oot module-intree selftests lint clean

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * rust_mremap: move a process's private anonymous memory at page-table
+ * granularity.  This header is the single definition of the ABI: the
+ * module (rust_mremap.rs mirrors it and checks the layout at build time),
+ * the selftests and any user program include it.
+ *
+ * The semantics and every errno are documented in the project's README.
+ */
+#ifndef _UAPI_LINUX_RUST_MREMAP_H
+#define _UAPI_LINUX_RUST_MREMAP_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define RUST_MREMAP_ABI_VERSION		1
+
+/* Do not realign the start of the move down to a PMD boundary. */
+#define RUST_MREMAP_NO_REALIGN		(1U << 0)
+/* Validate and fill the counters with what a move would do; change nothing. */
+#define RUST_MREMAP_DRY_RUN		(1U << 1)
+#define RUST_MREMAP_FLAGS_ALL		(RUST_MREMAP_NO_REALIGN | RUST_MREMAP_DRY_RUN)
+
+/* Target is the calling process. */
+#define RUST_MREMAP_PIDFD_SELF		(-1)
+
+struct rust_mremap_version {
+	__u32 abi_version;	/* out: RUST_MREMAP_ABI_VERSION */
+	__u32 move_size;	/* out: sizeof(struct rust_mremap_move) */
+	__u64 flags;		/* out: RUST_MREMAP_FLAGS_ALL of the module */
+};
+
+struct rust_mremap_move {
+	__s32 pidfd;		/* target process; RUST_MREMAP_PIDFD_SELF = caller */
+	__u32 flags;		/* RUST_MREMAP_*; unknown bits -> EINVAL */
+	__u64 src;		/* page aligned */
+	__u64 dst;		/* page aligned */
+	__u64 len;		/* page aligned, > 0 */
+	__u64 moved;		/* out: bytes of [src, src+len) now at dst, also on error */
+	__u64 pmd_moves;	/* out: page-table pages moved whole */
+	__u64 pte_moves;	/* out: PTEs (present, swap, zero page) moved one by one */
+	__u64 huge_pmd_moves;	/* out: THP PMD mappings moved */
+	__u64 reserved[4];	/* room for more counters; must be zero on input */
+};
+
+#define RUST_MREMAP_IOC_MAGIC		0xBB
+#define RUST_MREMAP_IOC_VERSION		_IOR(RUST_MREMAP_IOC_MAGIC, 0x00, struct rust_mremap_version)
+#define RUST_MREMAP_IOC_MOVE		_IOWR(RUST_MREMAP_IOC_MAGIC, 0x01, struct rust_mremap_move)
+
+#endif /* _UAPI_LINUX_RUST_MREMAP_H */

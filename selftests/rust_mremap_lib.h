@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the rust_mremap selftests: the ioctl wrapper, byte
+ * patterns and region placement.  Header-only so each test stays one file.
+ */
+#ifndef RUST_MREMAP_LIB_H
+#define RUST_MREMAP_LIB_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/rust_mremap.h>
+#include "kselftest.h"
+
+#define RM_DEV		"/dev/rust_mremap"
+#define RM_KB(k)	((size_t)(k) << 10)
+#define RM_MB(m)	((size_t)(m) << 20)
+#define RM_GB(g)	((size_t)(g) << 30)
+#define RM_PMD		RM_MB(2)
+#define RM_PUD		RM_GB(1)
+
+static inline size_t rm_page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Open the device or fail the whole test program (a missing device is a failure, not a skip). */
+static inline int rm_open(void)
+{
+	int fd = open(RM_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		ksft_exit_fail_msg("open %s: %s\n", RM_DEV, strerror(errno));
+	return fd;
+}
+
+/*
+ * Issue RUST_MREMAP_IOC_MOVE.  Returns 0 or -errno; *out (if non-NULL)
+ * receives the struct as the kernel left it, counters included.
+ */
+static inline int rm_move(int fd, int pidfd, unsigned int flags, const void *src,
+			  const void *dst, size_t len, struct rust_mremap_move *out)
+{
+	struct rust_mremap_move m = {
+		.pidfd = pidfd,
+		.flags = flags,
+		.src = (uintptr_t)src,
+		.dst = (uintptr_t)dst,
+		.len = len,
+	};
+	int ret = ioctl(fd, RUST_MREMAP_IOC_MOVE, &m);
+
+	if (out)
+		*out = m;
+	return ret ? -errno : 0;
+}
+
+/* The byte every offset of a region holds: depends on seed and offset only. */
+static inline uint8_t rm_pattern_byte(unsigned int seed, size_t off)
+{
+	uint64_t x = (uint64_t)off * 0x9E3779B97F4A7C15ull ^ ((uint64_t)seed << 32 | seed);
+
+	x ^= x >> 29;
+	x *= 0xBF58476D1CE4E5B9ull;
+	x ^= x >> 32;
+	return (uint8_t)x;
+}
+
+static inline void rm_fill(void *p, size_t len, unsigned int seed, size_t base_off)
+{
+	uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		b[i] = rm_pattern_byte(seed, base_off + i);
+}
+
+/* Returns the offset of the first mismatch, or (size_t)-1 when all match. */
+static inline size_t rm_check(const void *p, size_t len, unsigned int seed, size_t base_off)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i] != rm_pattern_byte(seed, base_off + i))
+			return i;
+	return (size_t)-1;
+}
+
+/* True when every byte reads as zero (never-touched anonymous memory). */
+static inline bool rm_all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/*
+ * Find a free hole of @len bytes starting at an address whose offset
+ * within @align equals @offset, with @guard bytes free below and above.
+ * Returns the address (nothing is left mapped there) or NULL.
+ */
+static inline void *rm_find_hole(size_t len, size_t align, size_t offset, size_t guard)
+{
+	size_t span = len + align + 2 * guard;
+	uint8_t *r = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t a;
+
+	if (r == MAP_FAILED)
+		return NULL;
+	a = ((uintptr_t)r + guard + align - 1) & ~(uintptr_t)(align - 1);
+	a += offset;
+	if (a + len + guard > (uintptr_t)r + span)
+		a -= align;
+	munmap(r, span);
+	return (void *)a;
+}
+
+/* mmap a private anonymous region at exactly @addr (must be free). */
+static inline void *rm_map_at(void *addr, size_t len, int prot)
+{
+	void *p = mmap(addr, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (p != addr) {
+		munmap(p, len);
+		return NULL;
+	}
+	/* Deterministic PTE/PMD counts: THP only where a test asks for it. */
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+#endif /* RUST_MREMAP_LIB_H */

@@ -1,0 +1,74 @@
+#!/bin/bash
+# Guest side of 'make check': load the module, run every selftest binary,
+# unload, then scan dmesg.  TAP on stdout; the closing line counts tests.
+#   guest-check.sh KO TESTDIR
+set -u
+. "$(dirname "$0")/guest-lib.sh"
+ko=$1 testdir=$2
+guest_setup
+
+tests=("$testdir"/*_test)
+[ -e "${tests[0]}" ] || { echo "Bail out! no test binaries in $testdir"; guest_exit 1; }
+pass=0 fail=0 skip=0 n=0
+echo "TAP version 13"
+echo "1..$(( ${#tests[@]} + 3 ))"
+
+result() { # result OK? NAME [DIRECTIVE]
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n $2${3:+ # $3}"; else echo "not ok $n $2"; fi
+}
+
+if load_module "$ko"; then
+	result 0 "module: load $ko, /dev/rust_mremap appears"; pass=$((pass + 1))
+else
+	result 1 "module: load $ko"; fail=$((fail + 1))
+	echo "Bail out! module did not load"
+	dmesg_clean
+	echo "selftests: $pass passed, $((fail + 1)) failed, $skip skipped"
+	guest_exit 1
+fi
+
+for t in "${tests[@]}"; do
+	name=$(basename "$t")
+	out=$(mktemp)
+	if [ ! -x "$t" ]; then
+		result 1 "$name (missing or not executable)"; fail=$((fail + 1)); continue
+	fi
+	start=$(date +%s)
+	( cd "$(dirname "$t")" && timeout 900 "$t" ) > "$out" 2>&1
+	rc=$?
+	sed 's/^/# /' "$out"
+	# Count the program's own results (kselftest Totals line).
+	totals=$(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+' "$out" | tail -n1)
+	if [ -n "$totals" ]; then
+		p=$(sed -E 's/.*pass:([0-9]+).*/\1/' <<<"$totals")
+		f=$(sed -E 's/.* fail:([0-9]+).*/\1/' <<<"$totals")
+		s=$(sed -E 's/.* skip:([0-9]+).*/\1/' <<<"$totals")
+		xf=$(sed -E 's/.* xfail:([0-9]+).*/\1/' <<<"$totals")
+		er=$(sed -E 's/.* error:([0-9]+).*/\1/' <<<"$totals")
+		pass=$((pass + p + xf)); fail=$((fail + f + er)); skip=$((skip + s))
+	fi
+	case $rc in
+	0) [ -n "$totals" ] || { rc=1; echo "# $name printed no Totals line"; }
+	   result $rc "$name ($(( $(date +%s) - start )) s)" ;;
+	4) result 0 "$name" SKIP ;;
+	124) echo "# $name timed out"; result 1 "$name"; fail=$((fail + 1)) ;;
+	*) result 1 "$name (exit $rc)"; [ -n "$totals" ] && [ "$f" != 0 ] || fail=$((fail + 1)) ;;
+	esac
+	rm -f "$out"
+done
+
+if rmmod rust_mremap; then
+	result 0 "module: unload"; pass=$((pass + 1))
+else
+	result 1 "module: unload"; fail=$((fail + 1))
+fi
+if dmesg_clean; then
+	result 0 "dmesg: no WARN/BUG/lockdep/page_table_check report"; pass=$((pass + 1))
+else
+	result 1 "dmesg: kernel reported a problem"; fail=$((fail + 1))
+fi
+
+echo "selftests: $pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ] && guest_exit 0
+guest_exit 1

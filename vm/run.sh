@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Boot the cached test kernel under virtme-ng and run one guest script.
+#   vm/run.sh NAME GUEST-SCRIPT [ARGS...]
+# The guest's whole console (kernel log included) is saved to
+# $RUST_MREMAP_CACHE/logs/NAME-<time>.log (and NAME-latest.log); its output
+# is also shown here.  Exit status is the guest script's, read from the
+# RUST_MREMAP_GUEST_EXIT line it prints last: a crash, a hang (timeout) or a
+# missing line is a failure, and so is any kernel report on the console.
+#
+# Environment: RUST_MREMAP_TIMEOUT (s, default 1800), RUST_MREMAP_KVM=1 to
+# use KVM where nested KVM works (here it hangs in early boot: TCG is the
+# default), RUST_MREMAP_MEMORY (default 4G).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+cache=${RUST_MREMAP_CACHE:-$HOME/.cache/rust_mremap}
+build=${KDIR:-$cache/build}
+name=$1 script=$2; shift 2
+timeout_s=${RUST_MREMAP_TIMEOUT:-1800}
+mkdir -p "$cache/logs"
+log=$cache/logs/$name-$(date +%Y%m%d-%H%M%S).log
+ln -sfn "$log" "$cache/logs/$name-latest.log"
+
+kvm=(--disable-kvm)
+[ "${RUST_MREMAP_KVM:-0}" = 1 ] && kvm=()
+cmd=$(printf '%q ' "$script" "$@")
+
+echo "vm: booting $build/arch/x86/boot/bzImage (log: $log)" >&2
+start=$(date +%s)
+# vng wants to run from the kernel tree; no stdin (CI has none either).
+(cd "$cache/src" && timeout -k 20 "$timeout_s" vng --force-initramfs "${kvm[@]}" \
+	--run "$build/arch/x86/boot/bzImage" --memory "${RUST_MREMAP_MEMORY:-4G}" --cpus 2 \
+	--user root --verbose --exec "$cmd" < /dev/null 2>&1) | tee "$log" | grep -v '^\[ *[0-9]*\.[0-9]*\]' 
+vng_rc=${PIPESTATUS[0]}
+echo "vm: guest ran $(( $(date +%s) - start )) s" >&2
+
+# shellcheck source=guest-lib.sh
+. "$here/guest-lib.sh"
+rc=$(sed -n 's/^RUST_MREMAP_GUEST_EXIT=\([0-9]*\).*/\1/p' "$log" | tail -n1)
+if [ "$vng_rc" = 124 ] || [ "$vng_rc" = 137 ]; then
+	echo "vm: TIMEOUT after $timeout_s s (log: $log)" >&2
+	exit 1
+fi
+if [ -z "$rc" ]; then
+	echo "vm: the guest script did not finish (crash? vng exit $vng_rc; log: $log)" >&2
+	exit 1
+fi
+# Kernel console lines carry a printk timestamp; only they are scanned, so a
+# test's own name (say "page_table_check") cannot trip this.
+splats=$(grep -E '^\[ *[0-9]+\.[0-9]+\]' "$log" | grep -E "$SPLAT_RE")
+if [ -n "$splats" ]; then
+	echo "vm: kernel report on the guest console (log: $log):" >&2
+	head -n 20 <<<"$splats" >&2
+	exit 1
+fi
+exit "$rc"
