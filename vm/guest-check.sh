@@ -7,8 +7,8 @@ set -u
 ko=$1 testdir=$2
 guest_setup
 
-tests=("$testdir"/*_test)
-[ -e "${tests[0]}" ] || { echo "Bail out! no test binaries in $testdir"; guest_exit 1; }
+mapfile -t tests < <(sed "s|^|$testdir/|" "$testdir/tests.list" 2>/dev/null)
+[ ${#tests[@]} -gt 0 ] || { echo "Bail out! no tests listed in $testdir/tests.list"; guest_exit 1; }
 pass=0 fail=0 skip=0 n=0
 echo "TAP version 13"
 echo "1..$(( ${#tests[@]} + 3 ))"
@@ -41,7 +41,7 @@ for t in "${tests[@]}"; do
 	# Count the program's own results (kselftest Totals line).
 	totals=$(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+' "$out" | tail -n1)
 	if [ -n "$totals" ]; then
-		p=$(sed -E 's/.*pass:([0-9]+).*/\1/' <<<"$totals")
+		p=$(sed -E 's/.*Totals: pass:([0-9]+).*/\1/' <<<"$totals")
 		f=$(sed -E 's/.* fail:([0-9]+).*/\1/' <<<"$totals")
 		s=$(sed -E 's/.* skip:([0-9]+).*/\1/' <<<"$totals")
 		xf=$(sed -E 's/.* xfail:([0-9]+).*/\1/' <<<"$totals")
