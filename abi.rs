@@ -9,7 +9,6 @@
 
 use kernel::{
     ioctl::{_IOR, _IOWR},
-    prelude::*,
     transmute::{AsBytes, FromBytes},
 };
 

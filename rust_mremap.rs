@@ -23,8 +23,9 @@ use kernel::{
 };
 
 mod abi;
+mod mover;
 
-use abi::{VersionInfo, RUST_MREMAP_IOC_VERSION};
+use abi::{MoveArgs, VersionInfo, RUST_MREMAP_IOC_MOVE, RUST_MREMAP_IOC_VERSION};
 
 module! {
     type: RustMremapModule,
@@ -74,6 +75,15 @@ impl MiscDevice for RustMremapFile {
                     .writer()
                     .write(&info)?;
                 Ok(0)
+            }
+            RUST_MREMAP_IOC_MOVE => {
+                let (mut reader, mut writer) =
+                    UserSlice::new(user, core::mem::size_of::<MoveArgs>()).reader_writer();
+                let mut args: MoveArgs = reader.read()?;
+                let res = mover::move_memory(&mut args);
+                // `moved` and the counters reach user space on error too.
+                writer.write(&args)?;
+                res.map(|()| 0)
             }
             _ => Err(ENOTTY),
         }

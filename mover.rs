@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The move: mainline's `move_page_tables()` (mm/mremap.c), in Rust.
+//!
+//! `RUST_MREMAP_IOC_MOVE` moves `[src, src + len)` of a target process to `[dst, dst + len)`.
+//! Both ranges lie in existing private anonymous VMAs, which the move does not change: the page
+//! tables move, and each anonymous folio is relocated to the destination VMA's rmap (see
+//! `kernel::mm::pgtable`). The steps, under the target's mmap write lock:
+//!
+//! 1. [`validate`]: arguments (`EINVAL`), target and ptrace right (`EBADF`, `ESRCH`, `EPERM`),
+//!    VMAs (`EFAULT`, `EOPNOTSUPP`, `EINVAL`).
+//! 2. [`MoveControl::plan`]: walk the range as the move will, without changing anything, to find a
+//!    populated destination (`EEXIST`) or an entry that cannot move (`EBUSY`) before anything moves,
+//!    and to count what the move will do (`RUST_MREMAP_DRY_RUN` stops here).
+//! 3. [`MoveControl::execute`]: the walk itself. Races the plan cannot see (a pin taken by GUP-fast
+//!    meanwhile) stop it part-way, and `moved` then says exactly how far it got.
+//!
+//! The walk realigns its start down to a PMD boundary exactly as mainline's `try_realign_addr()`
+//! does, so that a mutually aligned move moves whole page tables from the first extent on.
+
+use kernel::{
+    mm::{
+        pgtable::{
+            is_private_anon, move_huge_pmd, move_ptes, move_table, pmd_align_down, Blocker,
+            LockedFolio, MmuInvalidation, MoveVma, Pmd, PmdKind, PtesMoved, TableScratch, PMD_SIZE,
+        },
+        virt::{flags, VmaRef},
+        MmWithUser, MmapWriteGuard,
+    },
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::aref::ARef,
+    task::{cond_resched, Task},
+};
+
+use crate::abi::{MoveArgs, DRY_RUN, FLAGS_ALL, NO_REALIGN, PIDFD_SELF};
+
+/// How many times in a row one step may be retried (page table changed, migration, folio lock)
+/// without progress before the move gives up with `EAGAIN`.
+const MAX_RETRIES: u32 = 1000;
+
+/// What the move did (or, for a dry run, would do).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub(crate) pmd_moves: u64,
+    pub(crate) pte_moves: u64,
+    pub(crate) huge_pmd_moves: u64,
+}
+
+/// Handles `RUST_MREMAP_IOC_MOVE`: fills `args.moved` and the counters, also on error.
+pub(crate) fn move_memory(args: &mut MoveArgs) -> Result {
+    args.moved = 0;
+    args.pmd_moves = 0;
+    args.pte_moves = 0;
+    args.huge_pmd_moves = 0;
+
+    let (src, dst, len) = check_args(args)?;
+    let mm = target_mm(args.pidfd)?;
+    if src + len > mm.task_size() || dst + len > mm.task_size() {
+        return Err(EINVAL);
+    }
+    let guard = mm.mmap_write_lock_killable()?;
+    let (src_vma, dst_vma) = validate(&guard, src, dst, len)?;
+    // From here no page fault runs in either VMA, so the plan stays true for the move.
+    guard.vma_start_write(src_vma)?;
+    guard.vma_start_write(dst_vma)?;
+
+    let mut pmc = MoveControl::new(&guard, src_vma, dst_vma, src, dst, len, args.flags);
+    let plan = pmc.plan()?;
+    if args.flags & DRY_RUN != 0 {
+        set_counters(args, &plan);
+        return Ok(());
+    }
+
+    let mut done = Counters::default();
+    let res = pmc.execute(&mut done);
+    args.moved = pmc.progress() as u64;
+    set_counters(args, &done);
+    res
+}
+
+fn set_counters(args: &mut MoveArgs, c: &Counters) {
+    args.pmd_moves = c.pmd_moves;
+    args.pte_moves = c.pte_moves;
+    args.huge_pmd_moves = c.huge_pmd_moves;
+}
+
+/// The checks that need nothing but the arguments: flags, alignment, wrap, upward overlap.
+fn check_args(args: &MoveArgs) -> Result<(usize, usize, usize)> {
+    if args.flags & !FLAGS_ALL != 0 || args.reserved.iter().any(|&r| r != 0) {
+        return Err(EINVAL);
+    }
+    let (src, dst, len) = (
+        usize::try_from(args.src)?,
+        usize::try_from(args.dst)?,
+        usize::try_from(args.len)?,
+    );
+    if len == 0 || (src | dst | len) % PAGE_SIZE != 0 {
+        return Err(EINVAL);
+    }
+    let (Some(src_end), Some(dst_end)) = (src.checked_add(len), dst.checked_add(len)) else {
+        return Err(EINVAL);
+    };
+    // Entries move in ascending order, so only a downward overlap keeps every byte.
+    if dst < src_end && src < dst_end && dst >= src {
+        return Err(EINVAL);
+    }
+    Ok((src, dst, len))
+}
+
+/// The target's address space, if the caller may ptrace-attach to it (the `process_vm_writev()`
+/// rule).
+fn target_mm(pidfd: i32) -> Result<ARef<MmWithUser>> {
+    let task: ARef<Task> = if pidfd == PIDFD_SELF {
+        let current: &Task = kernel::current!();
+        current.into()
+    } else {
+        Task::from_pidfd(pidfd)?
+    };
+    task.mm_for_attach()
+        .map_err(|e| if e == EACCES { EPERM } else { e })
+}
+
+/// Looks up the VMAs of the two ranges and checks they are movable and agree.
+fn validate<'a>(
+    guard: &'a MmapWriteGuard<'a>,
+    src: usize,
+    dst: usize,
+    len: usize,
+) -> Result<(&'a VmaRef, &'a VmaRef)> {
+    let lookup = |addr: usize| -> Result<&'a VmaRef> {
+        let vma = guard.vma_lookup(addr).ok_or(EFAULT)?;
+        if addr + len > vma.end() {
+            return Err(EFAULT);
+        }
+        if !is_private_anon(vma) || vma.userfaultfd_armed() {
+            return Err(EOPNOTSUPP);
+        }
+        Ok(vma)
+    };
+    let (src_vma, dst_vma) = (lookup(src)?, lookup(dst)?);
+
+    let same = flags::READ | flags::WRITE | flags::EXEC | flags::LOCKED;
+    if src_vma.flags() & same != dst_vma.flags() & same
+        || src_vma.page_prot() != dst_vma.page_prot()
+    {
+        return Err(EINVAL);
+    }
+    Ok((src_vma, dst_vma))
+}
+
+/// The state of one move: mainline's `struct pagetable_move_control`.
+struct MoveControl<'a> {
+    guard: &'a MmapWriteGuard<'a>,
+    src_vma: &'a VmaRef,
+    dst_vma: &'a VmaRef,
+    /// Where the walk is (starts at the realigned address, if realigned).
+    old_addr: usize,
+    new_addr: usize,
+    /// End of the source range.
+    old_end: usize,
+    /// The length the user asked for.
+    len_in: usize,
+    no_realign: bool,
+}
+
+impl<'a> MoveControl<'a> {
+    fn new(
+        guard: &'a MmapWriteGuard<'a>,
+        src_vma: &'a VmaRef,
+        dst_vma: &'a VmaRef,
+        src: usize,
+        dst: usize,
+        len: usize,
+        flags: u32,
+    ) -> Self {
+        Self {
+            guard,
+            src_vma,
+            dst_vma,
+            old_addr: src,
+            new_addr: dst,
+            old_end: src + len,
+            len_in: len,
+            no_realign: flags & NO_REALIGN != 0,
+        }
+    }
+
+    /// The source address the user asked for.
+    fn orig_old_addr(&self) -> usize {
+        self.old_end - self.len_in
+    }
+
+    /// The destination address the user asked for.
+    fn orig_new_addr(&self) -> usize {
+        self.new_addr + self.orig_old_addr() - self.old_addr
+    }
+
+    /// Can the walk start at the PMD boundary below `addr` instead of `addr`?
+    ///
+    /// Only if `addr` is where `vma` starts (else the realigned move would take part of the VMA
+    /// that precedes `addr` along: the `|DDDDddddSSSSssss|` case) and no VMA lies between the
+    /// boundary and `addr`. Unlike mainline there is no exception for the exec stack: bytes
+    /// outside `[src, src + len)` are never moved.
+    fn can_align_down(&self, vma: &VmaRef, addr: usize) -> bool {
+        vma.start() == addr && !self.guard.vma_intersects(pmd_align_down(addr), addr)
+    }
+
+    /// Mainline's `can_realign_addr()`.
+    fn can_realign_addr(&self) -> bool {
+        let old_align = self.old_addr & (PMD_SIZE - 1);
+        let new_align = self.new_addr & (PMD_SIZE - 1);
+
+        // Only worth it, and only checked, when the move reaches the next PMD boundary.
+        !self.no_realign
+            && self.len_in >= PMD_SIZE - old_align
+            // Already aligned: nothing to do.
+            && old_align != 0
+            // Only when source and destination are mutually aligned.
+            && old_align == new_align
+            && self.can_align_down(self.src_vma, self.old_addr)
+            && self.can_align_down(self.dst_vma, self.new_addr)
+    }
+
+    /// Mainline's `try_realign_addr()`: moves the start, not the end.
+    fn try_realign_addr(&mut self) {
+        if self.can_realign_addr() {
+            self.old_addr = pmd_align_down(self.old_addr);
+            self.new_addr = pmd_align_down(self.new_addr);
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.old_addr >= self.old_end
+    }
+
+    fn next(&mut self, extent: usize) {
+        self.old_addr += extent;
+        self.new_addr += extent;
+    }
+
+    /// Mainline's `get_extent(NORMAL_PMD)`: up to the next PMD boundary of either side.
+    fn extent(&self) -> usize {
+        let to_boundary = |addr: usize| PMD_SIZE - (addr & (PMD_SIZE - 1));
+        to_boundary(self.old_addr)
+            .min(to_boundary(self.new_addr))
+            .min(self.old_end - self.old_addr)
+    }
+
+    /// Mainline's `pmc_progress()`: bytes of the user's range moved so far. A realigned start
+    /// that failed on its first PMD must not report a negative (huge) value.
+    fn progress(&self) -> usize {
+        self.old_addr.saturating_sub(self.orig_old_addr())
+    }
+
+    /// The part of the current extent inside the user's range: the realigned first extent starts
+    /// below it (where nothing is mapped), and single entries move only inside it.
+    fn extent_in_range(&self, extent: usize) -> (usize, usize, usize) {
+        let skip = self.orig_old_addr().saturating_sub(self.old_addr);
+        (self.old_addr + skip, self.new_addr + skip, extent - skip)
+    }
+
+    /// Walks the move without changing anything: fails with `EEXIST` or `EBUSY` where the move
+    /// would, and counts what it would do.
+    fn plan(&mut self) -> Result<Counters> {
+        self.check_dst_empty()?;
+
+        let start = (self.old_addr, self.new_addr);
+        self.try_realign_addr();
+        let mut slots = SlotModel::default();
+        let mut c = Counters::default();
+        while !self.done() {
+            let extent = self.extent();
+            let whole = extent == PMD_SIZE;
+            let (s, d, n) = self.extent_in_range(extent);
+            let src_kind = match Pmd::lookup(self.guard, s) {
+                Some(pmd) => Some((pmd.kind(), pmd)),
+                None => None,
+            };
+            match src_kind {
+                None | Some((PmdKind::None, _)) => {}
+                Some((PmdKind::Table, pmd)) => {
+                    let scan = pmd.scan(self.src_vma, s, n / PAGE_SIZE)?;
+                    if scan.busy {
+                        return Err(EBUSY);
+                    }
+                    if whole && scan.table_ok && slots.is_none(self.guard, self.new_addr)? {
+                        c.pmd_moves += 1;
+                        slots.set(self.old_addr, PmdKind::None)?;
+                    } else {
+                        c.pte_moves += scan.entries as u64;
+                    }
+                    slots.set(d, PmdKind::Table)?;
+                }
+                Some((_, pmd)) => {
+                    // A THP (or one being migrated): moves whole or is split.
+                    let scan = pmd.scan(self.src_vma, s, n / PAGE_SIZE)?;
+                    if scan.busy {
+                        return Err(EBUSY);
+                    }
+                    if whole && slots.is_none(self.guard, d)? {
+                        c.huge_pmd_moves += 1;
+                        slots.set(s, PmdKind::None)?;
+                        slots.set(d, PmdKind::Huge)?;
+                    } else {
+                        c.pte_moves += (n / PAGE_SIZE) as u64;
+                        slots.set(s, PmdKind::Table)?;
+                        slots.set(d, PmdKind::Table)?;
+                    }
+                }
+            }
+            self.next(extent);
+        }
+        self.old_addr = start.0;
+        self.new_addr = start.1;
+        Ok(c)
+    }
+
+    /// `EEXIST` if the destination maps anything, outside the part that overlaps the source.
+    fn check_dst_empty(&self) -> Result {
+        let (src, dst) = (self.orig_old_addr(), self.orig_new_addr());
+        let dst_end = dst + self.len_in;
+        let end = if dst < src && src < dst_end {
+            src
+        } else {
+            dst_end
+        };
+        let mut addr = dst;
+        while addr < end {
+            let next = (pmd_align_down(addr) + PMD_SIZE).min(end);
+            if let Some(pmd) = Pmd::lookup(self.guard, addr) {
+                match pmd.kind() {
+                    PmdKind::None => {}
+                    PmdKind::Table => {
+                        if pmd
+                            .scan(self.dst_vma, addr, (next - addr) / PAGE_SIZE)?
+                            .entries
+                            != 0
+                        {
+                            return Err(EEXIST);
+                        }
+                    }
+                    PmdKind::Huge | PmdKind::Other => return Err(EEXIST),
+                }
+            }
+            addr = next;
+        }
+        Ok(())
+    }
+
+    /// The move itself.
+    fn execute(&mut self, c: &mut Counters) -> Result {
+        let src_vma = MoveVma::new(self.guard, self.src_vma)?;
+        let dst_vma = MoveVma::new(self.guard, self.dst_vma)?;
+        let mut scratch = TableScratch::new()?;
+
+        self.try_realign_addr();
+        let _mmu = MmuInvalidation::start(self.guard, self.old_addr, self.old_end)?;
+        let mut retries = 0;
+        while !self.done() {
+            cond_resched();
+            let extent = self.extent();
+            match self.move_extent(&src_vma, &dst_vma, extent, &mut scratch, c)? {
+                Step::Done => {
+                    retries = 0;
+                    self.next(extent);
+                }
+                Step::Again => {
+                    retries += 1;
+                    if retries > MAX_RETRIES {
+                        return Err(EAGAIN);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves one extent: a whole table, a THP, or entry by entry.
+    fn move_extent(
+        &mut self,
+        src_vma: &MoveVma<'_>,
+        dst_vma: &MoveVma<'_>,
+        extent: usize,
+        scratch: &mut TableScratch,
+        c: &mut Counters,
+    ) -> Result<Step> {
+        let (old, new) = (self.old_addr, self.new_addr);
+        let Some(src) = Pmd::lookup(self.guard, old) else {
+            return Ok(Step::Done);
+        };
+        let kind = src.kind();
+        if kind == PmdKind::None {
+            return Ok(Step::Done);
+        }
+        let dst = Pmd::alloc(self.guard, new)?;
+        let whole = extent == PMD_SIZE;
+
+        match kind {
+            PmdKind::Huge | PmdKind::Other if whole && dst.kind() == PmdKind::None => {
+                return match move_huge_pmd(self.guard, src_vma, &src, dst_vma, &dst) {
+                    Ok(()) => {
+                        c.huge_pmd_moves += 1;
+                        Ok(Step::Done)
+                    }
+                    Err(e) if e == EAGAIN || e == ENOENT => Ok(Step::Again),
+                    Err(e) => Err(e),
+                };
+            }
+            PmdKind::Huge | PmdKind::Other => {
+                let (s, _, _) = self.extent_in_range(extent);
+                src.split_huge(src_vma, s)?;
+                return Ok(Step::Again);
+            }
+            PmdKind::Table if whole => {
+                if move_table(self.guard, src_vma, &src, dst_vma, &dst, scratch)? {
+                    c.pmd_moves += 1;
+                    return Ok(Step::Done);
+                }
+            }
+            _ => {}
+        }
+
+        if dst.kind() != PmdKind::None && dst.kind() != PmdKind::Table {
+            return Err(EEXIST);
+        }
+        dst.pte_alloc()?;
+        self.move_extent_ptes(src_vma, &src, dst_vma, &dst, extent, c)
+    }
+
+    /// Moves the entries of one extent one by one, sleeping on what blocks them (folio locks,
+    /// splits, migrations) with no page-table lock held, as `UFFDIO_MOVE` does.
+    fn move_extent_ptes(
+        &mut self,
+        src_vma: &MoveVma<'_>,
+        src: &Pmd<'_>,
+        dst_vma: &MoveVma<'_>,
+        dst: &Pmd<'_>,
+        extent: usize,
+        c: &mut Counters,
+    ) -> Result<Step> {
+        let (mut s, mut d, len) = self.extent_in_range(extent);
+        let end = s + len;
+        let mut locked: Option<LockedFolio> = None;
+        let mut retries = 0;
+        while s < end {
+            let nr = (end - s) / PAGE_SIZE;
+            let res = move_ptes(
+                self.guard,
+                src_vma,
+                src,
+                s,
+                dst_vma,
+                dst,
+                d,
+                nr,
+                locked.as_ref(),
+            );
+            // Progress made so far in this extent is what `moved` reports on error.
+            let res = res.inspect_err(|_| self.set_partial(s))?;
+            match res {
+                PtesMoved::Done { pages, moved } => {
+                    locked = None;
+                    retries = 0;
+                    c.pte_moves += moved as u64;
+                    s += pages * PAGE_SIZE;
+                    d += pages * PAGE_SIZE;
+                    continue;
+                }
+                PtesMoved::Blocked(blocker) => {
+                    locked = None;
+                    retries += 1;
+                    if retries > MAX_RETRIES {
+                        self.set_partial(s);
+                        return Err(EAGAIN);
+                    }
+                    match blocker {
+                        Blocker::Lock(folio) => locked = Some(folio.lock()),
+                        Blocker::Split(folio) => {
+                            folio.split().inspect_err(|_| self.set_partial(s))?
+                        }
+                        Blocker::Migration => src.wait_migration(s)?,
+                        Blocker::Retry => {
+                            // The table changed under us: look at the whole extent again.
+                            self.set_partial(s);
+                            return Ok(Step::Again);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Step::Done)
+    }
+
+    /// Records that the walk stopped at `addr` in the middle of the current extent, so that
+    /// [`Self::progress`] is exact (everything below `addr` has moved, nothing above it) and a
+    /// retried extent resumes there.
+    fn set_partial(&mut self, addr: usize) {
+        let delta = addr - self.old_addr;
+        self.old_addr = addr;
+        self.new_addr += delta;
+    }
+}
+
+/// What [`MoveControl::move_extent`] did with the current extent.
+enum Step {
+    /// Moved: go on to the next extent.
+    Done,
+    /// Look at the same extent again (it changed under us, or a blocker was waited for).
+    Again,
+}
+
+/// The planner's model of PMD entries the move will have changed by the time it reaches a
+/// later extent: in a downward overlapping move, a destination slot can be a source slot that an
+/// earlier extent emptied (or left holding a page table).
+#[derive(Default)]
+struct SlotModel {
+    changed: KVec<(usize, PmdKind)>,
+}
+
+impl SlotModel {
+    fn set(&mut self, addr: usize, kind: PmdKind) -> Result {
+        let base = pmd_align_down(addr);
+        match self.changed.iter_mut().find(|(b, _)| *b == base) {
+            Some(slot) => slot.1 = kind,
+            None => self.changed.push((base, kind), GFP_KERNEL)?,
+        }
+        Ok(())
+    }
+
+    /// Whether the destination slot of `addr` will be empty when the walk gets there.
+    fn is_none(&self, guard: &MmapWriteGuard<'_>, addr: usize) -> Result<bool> {
+        let base = pmd_align_down(addr);
+        if let Some((_, kind)) = self.changed.iter().find(|(b, _)| *b == base) {
+            return Ok(*kind == PmdKind::None);
+        }
+        Ok(Pmd::lookup(guard, addr).is_none_or(|pmd| pmd.kind() == PmdKind::None))
+    }
+}

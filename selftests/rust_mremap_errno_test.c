@@ -1,0 +1,1518 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rust_mremap errno selftest.
+ *
+ * Every row of the module's errno table, each as one TAP test.  Every
+ * failing move is issued twice, first with RUST_MREMAP_DRY_RUN (which must
+ * fail the same way) and then for real; both must report moved == 0 and
+ * leave the target's memory byte-for-byte as it was (src keeps its pattern,
+ * dst keeps what it had).  Then: a move of another process's memory through
+ * a pidfd (PMD and PTE paths), and the ptrace rule (EPERM for uid 65534
+ * against a root process, while the same unprivileged caller may move its
+ * own memory).
+ *
+ * Runs as root with /dev/rust_mremap present.
+ */
+#include "rust_mremap_lib.h"
+
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include <linux/io_uring.h>
+#include <linux/userfaultfd.h>
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open		434
+#endif
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup	425
+#endif
+#ifndef __NR_io_uring_register
+#define __NR_io_uring_register	427
+#endif
+
+#define SELF		RUST_MREMAP_PIDFD_SELF
+#define RW		(PROT_READ | PROT_WRITE)
+#define NOBODY		65534
+#define KSM_RUN		"/sys/kernel/mm/ksm/run"
+#define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+#define YAMA_SCOPE	"/proc/sys/kernel/yama/ptrace_scope"
+
+enum res { R_PASS, R_FAIL, R_SKIP };
+
+static size_t ps;			/* base page size */
+static size_t small;			/* size of the small regions: 16 pages */
+static unsigned int next_seed = 0x5eed0000;
+static char skip_reason[256];
+
+static __printf(1, 2) enum res skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, ap);
+	va_end(ap);
+	return R_SKIP;
+}
+
+#define CHECK(cond, ...) do {				\
+	if (!(cond)) {					\
+		ksft_print_msg(__VA_ARGS__);		\
+		ok = false;				\
+	}						\
+} while (0)
+
+/* ---------------------------------------------------------------- helpers */
+
+static int xioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+static int pidfd_open(pid_t pid)
+{
+	return (int)syscall(__NR_pidfd_open, pid, 0);
+}
+
+/* Exit code of @pid, 128 + signal if it was killed, -1 if waitpid failed. */
+static int wait_status(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+static bool read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = read(fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		b += n;
+		len -= n;
+	}
+	return true;
+}
+
+static bool write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = write(fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		b += n;
+		len -= n;
+	}
+	return true;
+}
+
+static bool read_long(const char *path, long *v)
+{
+	FILE *f = fopen(path, "re");
+	int n;
+
+	if (!f)
+		return false;
+	n = fscanf(f, "%ld", v);
+	fclose(f);
+	return n == 1;
+}
+
+static bool write_long(const char *path, long v)
+{
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%ld\n", v);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, buf, len) == len;
+	close(fd);
+	return ok;
+}
+
+static bool chk_pat(const char *what, const void *p, size_t len, unsigned int seed, size_t base)
+{
+	size_t bad = rm_check(p, len, seed, base);
+
+	if (bad == (size_t)-1)
+		return true;
+	ksft_print_msg("%s: byte %#zx is %#x, pattern says %#x\n", what, bad,
+		       ((const uint8_t *)p)[bad], rm_pattern_byte(seed, base + bad));
+	return false;
+}
+
+static bool chk_zero(const char *what, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++) {
+		if (b[i]) {
+			ksft_print_msg("%s: byte %#zx is %#x, expected zero\n", what, i, b[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Issue the move as a dry run and then for real; both must fail with
+ * -@want and report moved == 0.  @tmpl->flags is or-ed with DRY_RUN for the
+ * first call.
+ */
+static bool expect_errno_raw(const char *what, int fd, const struct rust_mremap_move *tmpl, int want)
+{
+	static const unsigned int extra[2] = { RUST_MREMAP_DRY_RUN, 0 };
+	bool ok = true;
+
+	for (int i = 0; i < 2; i++) {
+		struct rust_mremap_move m = *tmpl;
+		int ret;
+
+		m.flags |= extra[i];
+		ret = xioctl(fd, RUST_MREMAP_IOC_MOVE, &m);
+		CHECK(ret == -want, "%s%s: returned %d (%s), expected -%d (%s)\n", what,
+		      i ? "" : " [dry run]", ret, ret ? strerror(-ret) : "success", want, strerror(want));
+		CHECK(m.moved == 0, "%s%s: moved = %llu, expected 0\n", what, i ? "" : " [dry run]",
+		      (unsigned long long)m.moved);
+	}
+	return ok;
+}
+
+static bool expect_errno(const char *what, int fd, int pidfd, unsigned int flags, const void *src,
+			 const void *dst, size_t len, int want)
+{
+	struct rust_mremap_move m = {
+		.pidfd = pidfd,
+		.flags = flags,
+		.src = (uintptr_t)src,
+		.dst = (uintptr_t)dst,
+		.len = len,
+	};
+
+	return expect_errno_raw(what, fd, &m, want);
+}
+
+/* ------------------------------------------------------ region placement */
+
+enum kind { K_ANON, K_ANON_SHARED, K_FILE_PRIVATE, K_FILE_SHARED };
+
+/* Map @len bytes of @k at exactly @addr; files are unlinked temporaries in /tmp. */
+static void *map_kind(void *addr, size_t len, enum kind k)
+{
+	int flags = MAP_FIXED_NOREPLACE, fd = -1;
+	void *p;
+
+	if (k == K_ANON)
+		return rm_map_at(addr, len, RW);
+	if (k == K_FILE_PRIVATE || k == K_FILE_SHARED) {
+		char path[] = "/tmp/rust_mremap_errno_XXXXXX";
+
+		fd = mkstemp(path);
+		if (fd < 0) {
+			ksft_print_msg("mkstemp: %s\n", strerror(errno));
+			return NULL;
+		}
+		unlink(path);
+		if (ftruncate(fd, len)) {
+			ksft_print_msg("ftruncate: %s\n", strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		flags |= k == K_FILE_SHARED ? MAP_SHARED : MAP_PRIVATE;
+	} else {
+		flags |= MAP_SHARED | MAP_ANONYMOUS;
+	}
+	p = mmap(addr, len, RW, flags, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (p == MAP_FAILED) {
+		ksft_print_msg("mmap kind %d at %p: %s\n", k, addr, strerror(errno));
+		return NULL;
+	}
+	if (p != addr) {
+		munmap(p, len);
+		return NULL;
+	}
+	return p;
+}
+
+/* A private anonymous mapping of @len bytes with a free page on either side. */
+static uint8_t *map_single(size_t len)
+{
+	uint8_t *h = rm_find_hole(len, ps, 0, ps);
+	uint8_t *p = h ? rm_map_at(h, len, RW) : NULL;
+
+	if (!p)
+		ksft_print_msg("cannot map %zu bytes: %s\n", len, strerror(errno));
+	return p;
+}
+
+/*
+ * Two separate fresh mappings: src (filled with the pattern of seed, offset
+ * 0) and dst (never touched).  Both start on an @align boundary; with
+ * @align == RM_PMD they occupy PMD slots of their own, so whole page tables
+ * can move.  There is at least @align of free space between and around them.
+ */
+struct pair {
+	uint8_t *src, *dst;
+	size_t slen, dlen;
+	unsigned int seed;
+};
+
+static void pair_unmap(struct pair *pr)
+{
+	if (pr->src)
+		munmap(pr->src, pr->slen);
+	if (pr->dst)
+		munmap(pr->dst, pr->dlen);
+	pr->src = pr->dst = NULL;
+}
+
+static bool pair_map_kinds(struct pair *pr, size_t slen, size_t dlen, size_t align,
+			   enum kind sk, enum kind dk)
+{
+	size_t doff = ((slen + align - 1) & ~(align - 1)) + align;
+	uint8_t *h = rm_find_hole(doff + dlen, align, 0, align);
+
+	memset(pr, 0, sizeof(*pr));
+	pr->slen = slen;
+	pr->dlen = dlen;
+	pr->seed = next_seed++;
+	if (!h) {
+		ksft_print_msg("no hole of %zu bytes\n", doff + dlen);
+		return false;
+	}
+	pr->src = map_kind(h, slen, sk);
+	pr->dst = pr->src ? map_kind(h + doff, dlen, dk) : NULL;
+	if (!pr->src || !pr->dst) {
+		ksft_print_msg("cannot map the src/dst pair\n");
+		pair_unmap(pr);
+		return false;
+	}
+	rm_fill(pr->src, slen, pr->seed, 0);
+	return true;
+}
+
+static bool pair_map(struct pair *pr, size_t slen, size_t dlen, size_t align)
+{
+	return pair_map_kinds(pr, slen, dlen, align, K_ANON, K_ANON);
+}
+
+/* src still holds its pattern and dst still reads zero. */
+static bool pair_intact(const struct pair *pr)
+{
+	bool a = chk_pat("src", pr->src, pr->slen, pr->seed, 0);
+	bool b = chk_zero("dst", pr->dst, pr->dlen);
+
+	return a && b;
+}
+
+/*
+ * The lowest power-of-two address at which a one-page fixed mapping is
+ * refused with ENOMEM, i.e. beyond TASK_SIZE (1 << 47 on x86-64 with 4-level
+ * paging, 1 << 56 with 5-level, 1 << VA_BITS on arm64).
+ */
+static uintptr_t user_va_limit(void)
+{
+	for (int bits = 39; bits < 63; bits++) {
+		void *a = (void *)((uintptr_t)1 << bits);
+		void *p = mmap(a, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			       MAP_FIXED_NOREPLACE, -1, 0);
+
+		if (p != MAP_FAILED)
+			munmap(p, ps);
+		else if (errno == ENOMEM)
+			return (uintptr_t)a;
+	}
+	return (uintptr_t)1 << 63;
+}
+
+/* -------------------------------------------------- ABI and basic errno */
+
+static enum res t_version(int fd)
+{
+	struct rust_mremap_version v;
+	bool ok = true;
+	int ret;
+
+	memset(&v, 0xa5, sizeof(v));
+	ret = xioctl(fd, RUST_MREMAP_IOC_VERSION, &v);
+	CHECK(ret == 0, "RUST_MREMAP_IOC_VERSION: %s\n", strerror(-ret));
+	CHECK(v.abi_version == RUST_MREMAP_ABI_VERSION, "abi_version %u, expected %u\n",
+	      v.abi_version, RUST_MREMAP_ABI_VERSION);
+	CHECK(v.move_size == sizeof(struct rust_mremap_move), "move_size %u, expected %zu\n",
+	      v.move_size, sizeof(struct rust_mremap_move));
+	CHECK(v.flags == RUST_MREMAP_FLAGS_ALL, "flags %#llx, expected %#llx\n",
+	      (unsigned long long)v.flags, (unsigned long long)RUST_MREMAP_FLAGS_ALL);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_devnode(int fd)
+{
+	struct stat st, fst;
+	bool ok = true;
+
+	if (stat(RM_DEV, &st) || fstat(fd, &fst)) {
+		ksft_print_msg("stat %s: %s\n", RM_DEV, strerror(errno));
+		return R_FAIL;
+	}
+	CHECK(S_ISCHR(st.st_mode), "%s is not a character device (mode %#o)\n", RM_DEV, st.st_mode);
+	CHECK((st.st_mode & 07777) == 0600, "%s has mode %04o, expected 0600\n", RM_DEV,
+	      st.st_mode & 07777);
+	CHECK(st.st_uid == 0, "%s is owned by uid %u, expected root\n", RM_DEV, st.st_uid);
+	CHECK(st.st_rdev == fst.st_rdev, "the open fd is not %s\n", RM_DEV);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_unknown_cmd(int fd)
+{
+	struct pair pr;
+	struct rust_mremap_move m;
+	bool ok = true;
+	int ret;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	memset(&m, 0, sizeof(m));
+	m.pidfd = SELF;
+	m.src = (uintptr_t)pr.src;
+	m.dst = (uintptr_t)pr.dst;
+	m.len = small;
+	ret = xioctl(fd, _IO(RUST_MREMAP_IOC_MAGIC, 0x7f), &m);
+	CHECK(ret == -ENOTTY, "_IO(magic, 0x7f): returned %d (%s), expected -ENOTTY\n", ret,
+	      ret ? strerror(-ret) : "success");
+	CHECK(m.moved == 0, "moved = %llu\n", (unsigned long long)m.moved);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_unknown_flag(int fd)
+{
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	ok = expect_errno("flag bit 2", fd, SELF, 1U << 2, pr.src, pr.dst, small, EINVAL);
+	ok &= expect_errno("flag bit 31", fd, SELF, 1U << 31, pr.src, pr.dst, small, EINVAL);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res reserved_test(int fd, int idx)
+{
+	struct rust_mremap_move m;
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	memset(&m, 0, sizeof(m));
+	m.pidfd = SELF;
+	m.src = (uintptr_t)pr.src;
+	m.dst = (uintptr_t)pr.dst;
+	m.len = small;
+	m.reserved[idx] = 1;
+	ok = expect_errno_raw("reserved = 1", fd, &m, EINVAL);
+	m.reserved[idx] = 1ULL << 63;
+	ok &= expect_errno_raw("reserved = 1 << 63", fd, &m, EINVAL);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_reserved0(int fd)
+{
+	return reserved_test(fd, 0);
+}
+
+static enum res t_reserved3(int fd)
+{
+	return reserved_test(fd, 3);
+}
+
+/*
+ * A small pair and one bad move on it (src/dst given as offsets from the
+ * pair's, or absolute when @abs_* is non-zero).
+ */
+static enum res simple_test(int fd, const char *what, ptrdiff_t src_off, ptrdiff_t dst_off,
+			    uintptr_t abs_src, uintptr_t abs_dst, size_t len, int want)
+{
+	struct pair pr;
+	const void *s, *d;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	s = abs_src ? (const void *)abs_src : pr.src + src_off;
+	d = abs_dst ? (const void *)abs_dst : pr.dst + dst_off;
+	ok = expect_errno(what, fd, SELF, 0, s, d, len, want);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_misaligned_src(int fd)
+{
+	return simple_test(fd, "src + page/2", ps / 2, 0, 0, 0, small - ps, EINVAL);
+}
+
+static enum res t_misaligned_dst(int fd)
+{
+	return simple_test(fd, "dst + page/2", 0, ps / 2, 0, 0, small - ps, EINVAL);
+}
+
+static enum res t_misaligned_len(int fd)
+{
+	return simple_test(fd, "len = n pages + page/2", 0, 0, 0, 0, small - ps + ps / 2, EINVAL);
+}
+
+static enum res t_len_zero(int fd)
+{
+	return simple_test(fd, "len = 0", 0, 0, 0, 0, 0, EINVAL);
+}
+
+/* The last page of the address space: [src, src + 2 pages) wraps past zero. */
+static enum res t_src_wraps(int fd)
+{
+	return simple_test(fd, "src = ~0 page", 0, 0, UINTPTR_MAX & ~(uintptr_t)(ps - 1), 0,
+			   2 * ps, EINVAL);
+}
+
+static enum res t_dst_wraps(int fd)
+{
+	return simple_test(fd, "dst = ~0 page", 0, 0, 0, UINTPTR_MAX & ~(uintptr_t)(ps - 1),
+			   2 * ps, EINVAL);
+}
+
+static enum res t_src_beyond_user(int fd)
+{
+	uintptr_t lim = user_va_limit();
+
+	ksft_print_msg("user address space ends at or below %#lx\n", (unsigned long)lim);
+	return simple_test(fd, "src = limit - page", 0, 0, lim - ps, 0, 2 * ps, EINVAL);
+}
+
+static enum res t_dst_beyond_user(int fd)
+{
+	return simple_test(fd, "dst = limit - page", 0, 0, 0, user_va_limit() - ps, 2 * ps, EINVAL);
+}
+
+/* One VMA of 8 pages, the first 4 populated; the move reads [p, p + 4 pages). */
+static enum res overlap_test(int fd, const char *what, size_t dst_pages, int want)
+{
+	unsigned int seed = next_seed++;
+	uint8_t *p = map_single(8 * ps);
+	bool ok;
+
+	if (!p)
+		return R_FAIL;
+	rm_fill(p, 4 * ps, seed, 0);
+	ok = expect_errno(what, fd, SELF, 0, p, p + dst_pages * ps, 4 * ps, want);
+	ok &= chk_pat("src", p, 4 * ps, seed, 0);
+	ok &= chk_zero("rest of the VMA", p + 4 * ps, 4 * ps);
+	munmap(p, 8 * ps);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_overlap_up(int fd)
+{
+	return overlap_test(fd, "dst = src + 2 pages, len 4 pages", 2, EINVAL);
+}
+
+static enum res t_dst_eq_src(int fd)
+{
+	return overlap_test(fd, "dst == src", 0, EINVAL);
+}
+
+static enum res t_prot_mismatch(int fd)
+{
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	if (mprotect(pr.src, pr.slen, PROT_READ)) {
+		ksft_print_msg("mprotect: %s\n", strerror(errno));
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	ok = expect_errno("src PROT_READ, dst PROT_READ|PROT_WRITE", fd, SELF, 0, pr.src, pr.dst,
+			  small, EINVAL);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_mlock_mismatch(int fd)
+{
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	if (mlock(pr.src, pr.slen)) {
+		int e = errno;
+
+		pair_unmap(&pr);
+		return skip("mlock failed: %s (RLIMIT_MEMLOCK too small?)", strerror(e));
+	}
+	ok = expect_errno("src VM_LOCKED, dst not", fd, SELF, 0, pr.src, pr.dst, small, EINVAL);
+	ok &= pair_intact(&pr);
+	munlock(pr.src, pr.slen);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_bad_struct_ptr(int fd)
+{
+	struct rust_mremap_move *m;
+	struct pair pr;
+	bool ok = true;
+	uint8_t *q;
+	int ret;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	ret = xioctl(fd, RUST_MREMAP_IOC_MOVE, (void *)1);
+	CHECK(ret == -EFAULT, "MOVE with arg 1: returned %d (%s), expected -EFAULT\n", ret,
+	      ret ? strerror(-ret) : "success");
+	ret = xioctl(fd, RUST_MREMAP_IOC_VERSION, (void *)1);
+	CHECK(ret == -EFAULT, "VERSION with arg 1: returned %d (%s), expected -EFAULT\n", ret,
+	      ret ? strerror(-ret) : "success");
+
+	/* A struct whose first 16 bytes (pidfd, flags, src) are readable, the rest unmapped. */
+	q = map_single(2 * ps);
+	if (!q)
+		ok = false;
+	else {
+		munmap(q + ps, ps);
+		m = (struct rust_mremap_move *)(q + ps - 16);
+		m->pidfd = SELF;
+		m->flags = 0;
+		m->src = (uintptr_t)pr.src;
+		ret = xioctl(fd, RUST_MREMAP_IOC_MOVE, m);
+		CHECK(ret == -EFAULT, "MOVE with struct straddling an unmapped page: returned %d (%s), expected -EFAULT\n",
+		      ret, ret ? strerror(-ret) : "success");
+		munmap(q, ps);
+	}
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* ------------------------------------------------------------- EFAULT */
+
+static enum res t_src_in_hole(int fd)
+{
+	struct pair pr;
+	uint8_t *hole;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	hole = rm_find_hole(small, ps, 0, ps);
+	if (!hole)
+		ksft_print_msg("no hole found\n");
+	ok = hole && expect_errno("src in a hole", fd, SELF, 0, hole, pr.dst, small, EFAULT);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* src's VMA is followed by a free page; dst's VMA is a page longer than src's. */
+static enum res t_src_past_vma_end(int fd)
+{
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map(&pr, small, small + ps, ps))
+		return R_FAIL;
+	ok = expect_errno("src runs one page past its VMA", fd, SELF, 0, pr.src, pr.dst, small + ps,
+			  EFAULT);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
+ * [p, p + len) is two adjacent VMAs that cannot merge: the first half keeps
+ * PROT_READ|PROT_WRITE (agreeing with the other side of the move, so only
+ * the span can be wrong), the second half becomes PROT_READ.
+ */
+static enum res spans_test(int fd, bool src_spans)
+{
+	size_t len = 2 * small;
+	struct pair pr;
+	uint8_t *split;
+	bool ok;
+
+	if (!pair_map(&pr, len, len, ps))
+		return R_FAIL;
+	split = (src_spans ? pr.src : pr.dst) + small;
+	if (mprotect(split, small, PROT_READ)) {
+		ksft_print_msg("mprotect: %s\n", strerror(errno));
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	ok = expect_errno(src_spans ? "src spans two VMAs" : "dst spans two VMAs", fd, SELF, 0,
+			  pr.src, pr.dst, len, EFAULT);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_src_spans_vmas(int fd)
+{
+	return spans_test(fd, true);
+}
+
+static enum res t_dst_spans_vmas(int fd)
+{
+	return spans_test(fd, false);
+}
+
+static enum res t_dst_in_hole(int fd)
+{
+	struct pair pr;
+	uint8_t *hole;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	hole = rm_find_hole(small, ps, 0, ps);
+	if (!hole)
+		ksft_print_msg("no hole found\n");
+	ok = hole && expect_errno("dst in a hole", fd, SELF, 0, pr.src, hole, small, EFAULT);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* ------------------------------------------------------- EOPNOTSUPP */
+
+static enum res kind_test(int fd, const char *what, enum kind sk, enum kind dk)
+{
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map_kinds(&pr, small, small, ps, sk, dk))
+		return R_FAIL;
+	ok = expect_errno(what, fd, SELF, 0, pr.src, pr.dst, small, EOPNOTSUPP);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* src's pages are anonymous COW copies, but the VMA is file-backed. */
+static enum res t_file_private_src(int fd)
+{
+	return kind_test(fd, "src file MAP_PRIVATE", K_FILE_PRIVATE, K_ANON);
+}
+
+static enum res t_file_private_dst(int fd)
+{
+	return kind_test(fd, "dst file MAP_PRIVATE", K_ANON, K_FILE_PRIVATE);
+}
+
+static enum res t_shared_anon_src(int fd)
+{
+	return kind_test(fd, "src MAP_SHARED|MAP_ANONYMOUS", K_ANON_SHARED, K_ANON);
+}
+
+static enum res t_shared_file_src(int fd)
+{
+	return kind_test(fd, "src file MAP_SHARED", K_FILE_SHARED, K_ANON);
+}
+
+static size_t huge_page_size(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long kb = 0;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb ? (size_t)kb << 10 : RM_PMD;
+}
+
+/*
+ * If no huge page is free, the pool is grown by one page for the test and
+ * shrunk back afterwards.
+ */
+static enum res t_hugetlb_src(int fd)
+{
+	size_t hps = huge_page_size();
+	unsigned int seed = next_seed++;
+	uint8_t *h, *d, *dst = NULL;
+	bool grown = false, ok;
+	enum res r;
+	long nr;
+
+	h = mmap(NULL, hps, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (h == MAP_FAILED && read_long(NR_HUGEPAGES, &nr) && write_long(NR_HUGEPAGES, nr + 1)) {
+		grown = true;
+		h = mmap(NULL, hps, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	}
+	if (h == MAP_FAILED) {
+		r = skip("mmap(MAP_HUGETLB) failed: %s (no free %zu KiB huge page)", strerror(errno),
+			 hps >> 10);
+		goto out;
+	}
+	rm_fill(h, hps, seed, 0);
+	d = rm_find_hole(hps, hps, 0, hps);
+	dst = d ? rm_map_at(d, hps, RW) : NULL;
+	if (!dst) {
+		ksft_print_msg("cannot map dst\n");
+		r = R_FAIL;
+		goto out_unmap;
+	}
+	ok = expect_errno("src hugetlb", fd, SELF, 0, h, dst, hps, EOPNOTSUPP);
+	ok &= chk_pat("src", h, hps, seed, 0);
+	ok &= chk_zero("dst", dst, hps);
+	r = ok ? R_PASS : R_FAIL;
+	munmap(dst, hps);
+out_unmap:
+	munmap(h, hps);
+out:
+	if (grown)
+		write_long(NR_HUGEPAGES, nr);
+	return r;
+}
+
+static enum res t_uffd_src(int fd)
+{
+	struct uffdio_register reg;
+	struct uffdio_api api;
+	struct pair pr;
+	int uffd, e;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (uffd < 0) {
+		e = errno;
+		pair_unmap(&pr);
+		return skip("userfaultfd unavailable: %s", strerror(e));
+	}
+	memset(&api, 0, sizeof(api));
+	api.api = UFFD_API;
+	memset(&reg, 0, sizeof(reg));
+	reg.range.start = (uintptr_t)pr.src;
+	reg.range.len = pr.slen;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		e = errno;
+		close(uffd);
+		pair_unmap(&pr);
+		return skip("userfaultfd UFFDIO_API/UFFDIO_REGISTER failed: %s", strerror(e));
+	}
+	ok = expect_errno("src registered with userfaultfd", fd, SELF, 0, pr.src, pr.dst, small,
+			  EOPNOTSUPP);
+	/* Unregister first: a page missing from src would otherwise block the check forever. */
+	close(uffd);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* ------------------------------------------------------- EEXIST, EBUSY */
+
+/*
+ * 2 MiB at PMD-aligned, fresh src and dst (the whole-page-table path would
+ * apply); one byte written in dst's last page.
+ */
+static enum res t_dst_populated(int fd)
+{
+	size_t at = RM_PMD - ps + 123;
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map(&pr, RM_PMD, RM_PMD, RM_PMD))
+		return R_FAIL;
+	pr.dst[at] = 0x5a;
+	ok = expect_errno("one byte populated in dst's last page", fd, SELF, 0, pr.src, pr.dst,
+			  RM_PMD, EEXIST);
+	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	ok &= chk_zero("dst before the byte", pr.dst, at);
+	if (pr.dst[at] != 0x5a) {
+		ksft_print_msg("dst byte %#zx is %#x, expected 0x5a\n", at, pr.dst[at]);
+		ok = false;
+	}
+	ok &= chk_zero("dst after the byte", pr.dst + at + 1, pr.dlen - at - 1);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
+ * fork(), then the parent writes every src page but the last (same byte
+ * value, breaking COW), so exactly one folio - the last page - is still
+ * shared with the child when the parent moves.
+ */
+static enum res t_cow_shared(int fd)
+{
+	struct pair pr;
+	int go[2], st;
+	size_t n;
+	pid_t pid;
+	bool ok;
+
+	if (!pair_map(&pr, RM_PMD, RM_PMD, RM_PMD))
+		return R_FAIL;
+	if (pipe2(go, O_CLOEXEC)) {
+		ksft_print_msg("pipe: %s\n", strerror(errno));
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		ksft_print_msg("fork: %s\n", strerror(errno));
+		close(go[0]);
+		close(go[1]);
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	if (pid == 0) {
+		char c;
+
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(11);
+		/* The child's view: its src and dst exactly as at fork. */
+		_exit(pair_intact(&pr) ? 0 : 1);
+	}
+	close(go[0]);
+	n = pr.slen / ps;
+	for (size_t i = 0; i + 1 < n; i++) {
+		volatile uint8_t *b = pr.src + i * ps;
+
+		*b = *b;
+	}
+	ok = expect_errno("last src page COW-shared with a child", fd, SELF, 0, pr.src, pr.dst,
+			  pr.slen, EBUSY);
+	ok &= pair_intact(&pr);
+	if (write(go[1], "g", 1) != 1)
+		ksft_print_msg("cannot wake the child: %s\n", strerror(errno));
+	close(go[1]);
+	st = wait_status(pid);
+	if (st != 0) {
+		ksft_print_msg("child's memory check failed (status %d)\n", st);
+		ok = false;
+	}
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* Pages of this process merged by KSM, or (older kernels) KSM pages system-wide. */
+static long ksm_merged(void)
+{
+	long v;
+
+	if (read_long("/proc/self/ksm_merging_pages", &v))
+		return v;
+	if (read_long("/sys/kernel/mm/ksm/pages_shared", &v))
+		return v;
+	return 0;
+}
+
+/*
+ * 2 MiB of src whose last two pages are identical (and every other page
+ * unique): once ksmd merges them, the last two pages map one KSM folio.
+ */
+static enum res t_ksm(int fd)
+{
+	unsigned int seed2 = next_seed++;
+	long old_run, merged = 0;
+	bool started = false, ok;
+	struct pair pr;
+	enum res r;
+	size_t n;
+
+	if (!read_long(KSM_RUN, &old_run))
+		return skip("KSM not available (%s missing, CONFIG_KSM off?)", KSM_RUN);
+	if (!pair_map(&pr, RM_PMD, RM_PMD, RM_PMD))
+		return R_FAIL;
+	n = pr.slen / ps;
+	rm_fill(pr.src + (n - 2) * ps, ps, seed2, 0);
+	rm_fill(pr.src + (n - 1) * ps, ps, seed2, 0);
+	if (madvise(pr.src, pr.slen, MADV_MERGEABLE)) {
+		r = skip("madvise(MADV_MERGEABLE) failed: %s", strerror(errno));
+		goto out;
+	}
+	if (old_run != 1) {
+		if (!write_long(KSM_RUN, 1)) {
+			r = skip("cannot start ksmd (write %s): %s", KSM_RUN, strerror(errno));
+			goto out_unmerge;
+		}
+		started = true;
+	}
+	for (int i = 0; i < 200 && merged <= 0; i++) {
+		usleep(100 * 1000);
+		merged = ksm_merged();
+	}
+	if (merged <= 0) {
+		r = skip("KSM did not merge the two identical pages within 20 s");
+		goto out_run;
+	}
+	ok = expect_errno("src pages merged by KSM", fd, SELF, 0, pr.src, pr.dst, pr.slen, EBUSY);
+	ok &= chk_pat("src unique pages", pr.src, (n - 2) * ps, pr.seed, 0);
+	ok &= chk_pat("src KSM page 1", pr.src + (n - 2) * ps, ps, seed2, 0);
+	ok &= chk_pat("src KSM page 2", pr.src + (n - 1) * ps, ps, seed2, 0);
+	ok &= chk_zero("dst", pr.dst, pr.dlen);
+	r = ok ? R_PASS : R_FAIL;
+out_run:
+	if (started)
+		write_long(KSM_RUN, old_run);
+out_unmerge:
+	madvise(pr.src, pr.slen, MADV_UNMERGEABLE);
+out:
+	pair_unmap(&pr);
+	return r;
+}
+
+/* The last src page registered as an io_uring fixed buffer (FOLL_PIN | FOLL_LONGTERM). */
+static enum res t_pinned(int fd)
+{
+	struct io_uring_params p;
+	struct iovec iov;
+	struct pair pr;
+	int ring, e;
+	bool ok;
+
+	if (!pair_map(&pr, RM_PMD, RM_PMD, RM_PMD))
+		return R_FAIL;
+	memset(&p, 0, sizeof(p));
+	ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+	if (ring < 0) {
+		e = errno;
+		pair_unmap(&pr);
+		if (e == ENOSYS)
+			return skip("io_uring not available (ENOSYS)");
+		return skip("io_uring_setup failed: %s (kernel.io_uring_disabled?)", strerror(e));
+	}
+	iov.iov_base = pr.src + pr.slen - ps;
+	iov.iov_len = ps;
+	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1)) {
+		e = errno;
+		close(ring);
+		pair_unmap(&pr);
+		return skip("IORING_REGISTER_BUFFERS failed: %s", strerror(e));
+	}
+	ok = expect_errno("last src page pinned by io_uring", fd, SELF, 0, pr.src, pr.dst, pr.slen,
+			  EBUSY);
+	ok &= pair_intact(&pr);
+	close(ring);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* ------------------------------------------------------ pidfd errors */
+
+static enum res t_pidfd_not_pidfd(int fd)
+{
+	int efd, nfd, cfd;
+	struct pair pr;
+	bool ok = true;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	efd = eventfd(0, EFD_CLOEXEC);
+	nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (efd < 0 || nfd < 0) {
+		ksft_print_msg("eventfd / open /dev/null: %s\n", strerror(errno));
+		ok = false;
+	} else {
+		cfd = dup(nfd);		/* a number that is no open fd */
+		close(cfd);
+		ok &= expect_errno("pidfd = eventfd", fd, efd, 0, pr.src, pr.dst, small, EBADF);
+		ok &= expect_errno("pidfd = /dev/null", fd, nfd, 0, pr.src, pr.dst, small, EBADF);
+		ok &= expect_errno("pidfd = closed fd", fd, cfd, 0, pr.src, pr.dst, small, EBADF);
+	}
+	if (efd >= 0)
+		close(efd);
+	if (nfd >= 0)
+		close(nfd);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
+ * A child (with copies of the pair's mappings) that exits once woken; the
+ * pidfd is opened while it is alive.  @reap: reaped by waitpid, else left
+ * a zombie (waitid WNOWAIT) during the move.
+ */
+static enum res dead_child_test(int fd, bool reap)
+{
+	struct pair pr;
+	int go[2], pidfd, st;
+	siginfo_t si;
+	pid_t pid;
+	bool ok = true;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	if (pipe2(go, O_CLOEXEC)) {
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		close(go[0]);
+		close(go[1]);
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	if (pid == 0) {
+		char c;
+
+		close(go[1]);
+		_exit(read(go[0], &c, 1) == 0 ? 0 : 1);
+	}
+	close(go[0]);
+	pidfd = pidfd_open(pid);
+	if (pidfd < 0)
+		ksft_print_msg("pidfd_open: %s\n", strerror(errno));
+	close(go[1]);		/* the child reads EOF and exits */
+	if (reap) {
+		st = wait_status(pid);
+		CHECK(st == 0, "child exited with %d\n", st);
+	} else {
+		memset(&si, 0, sizeof(si));
+		CHECK(!waitid(P_PID, pid, &si, WEXITED | WNOWAIT), "waitid: %s\n", strerror(errno));
+	}
+	if (pidfd >= 0) {
+		ok &= expect_errno(reap ? "pidfd of a reaped child" : "pidfd of a zombie", fd, pidfd,
+				   0, pr.src, pr.dst, small, ESRCH);
+		close(pidfd);
+	} else {
+		ok = false;
+	}
+	if (!reap) {
+		st = wait_status(pid);
+		CHECK(st == 0, "child exited with %d\n", st);
+	}
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_pidfd_reaped(int fd)
+{
+	return dead_child_test(fd, true);
+}
+
+static enum res t_pidfd_zombie(int fd)
+{
+	return dead_child_test(fd, false);
+}
+
+/* ------------------------------------------------ another process as target */
+
+/*
+ * A child that maps src (filled with the pattern) and dst (untouched) at
+ * addresses chosen by the parent before fork, reports 'R' and waits for a
+ * verdict byte: 'M' (the move happened: dst holds the pattern, src reads
+ * zero) or 'U' (nothing happened: src holds the pattern, dst reads zero).
+ * It exits 0 when its memory is as the verdict says.
+ */
+struct remote {
+	pid_t pid;
+	int ready_fd, go_fd;
+	uint8_t *src, *dst;
+	size_t len;
+	unsigned int seed;
+};
+
+static __noreturn void remote_child(const struct remote *r, int ready_wr, int go_rd)
+{
+	char c = 'R';
+	bool ok;
+
+	if (!rm_map_at(r->src, r->len, RW) || !rm_map_at(r->dst, r->len, RW)) {
+		c = 'F';
+		write_full(ready_wr, &c, 1);
+		_exit(10);
+	}
+	rm_fill(r->src, r->len, r->seed, 0);
+	if (!write_full(ready_wr, &c, 1) || !read_full(go_rd, &c, 1))
+		_exit(11);
+	if (c == 'M') {
+		ok = chk_pat("target dst", r->dst, r->len, r->seed, 0);
+		ok &= chk_zero("target src", r->src, r->len);
+	} else {
+		ok = chk_pat("target src", r->src, r->len, r->seed, 0);
+		ok &= chk_zero("target dst", r->dst, r->len);
+	}
+	_exit(ok ? 0 : 1);
+}
+
+/* Send the verdict, reap the child; returns its exit status (see wait_status()). */
+static int remote_finish(struct remote *r, char verdict)
+{
+	write_full(r->go_fd, &verdict, 1);
+	close(r->go_fd);
+	close(r->ready_fd);
+	return wait_status(r->pid);
+}
+
+static bool remote_start(struct remote *r)
+{
+	int ready[2], go[2];
+	char c = 0;
+
+	if (pipe2(ready, O_CLOEXEC))
+		return false;
+	if (pipe2(go, O_CLOEXEC)) {
+		close(ready[0]);
+		close(ready[1]);
+		return false;
+	}
+	fflush(stdout);
+	r->pid = fork();
+	if (r->pid == 0) {
+		close(ready[0]);
+		close(go[1]);
+		remote_child(r, ready[1], go[0]);
+	}
+	close(ready[1]);
+	close(go[0]);
+	r->ready_fd = ready[0];
+	r->go_fd = go[1];
+	if (r->pid < 0) {
+		ksft_print_msg("fork: %s\n", strerror(errno));
+		close(r->ready_fd);
+		close(r->go_fd);
+		return false;
+	}
+	if (!read_full(r->ready_fd, &c, 1) || c != 'R') {
+		ksft_print_msg("target child failed to map its memory\n");
+		remote_finish(r, 'U');
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Target memory placement: src at a PMD boundary, dst 6 MiB above it (also
+ * PMD aligned), both 3 MiB, fresh, with free space around.
+ */
+static bool remote_place(struct remote *r, size_t len)
+{
+	uint8_t *h = rm_find_hole(RM_MB(9), RM_PMD, 0, RM_PMD);
+
+	memset(r, 0, sizeof(*r));
+	if (!h) {
+		ksft_print_msg("no 9 MiB hole for the target's memory\n");
+		return false;
+	}
+	r->src = h;
+	r->dst = h + RM_MB(6);
+	r->len = len;
+	r->seed = next_seed++;
+	return true;
+}
+
+static bool counters_are(const char *what, const struct rust_mremap_move *m, uint64_t moved,
+			 uint64_t pmd, uint64_t pte, uint64_t huge)
+{
+	if (m->moved == moved && m->pmd_moves == pmd && m->pte_moves == pte &&
+	    m->huge_pmd_moves == huge)
+		return true;
+	ksft_print_msg("%s: moved %llu pmd %llu pte %llu huge %llu, expected %llu %llu %llu %llu\n",
+		       what, (unsigned long long)m->moved, (unsigned long long)m->pmd_moves,
+		       (unsigned long long)m->pte_moves, (unsigned long long)m->huge_pmd_moves,
+		       (unsigned long long)moved, (unsigned long long)pmd, (unsigned long long)pte,
+		       (unsigned long long)huge);
+	return false;
+}
+
+/*
+ * 3 MiB, src and dst PMD aligned: the first 2 MiB move as one page table
+ * (pmd_moves = 1), the last 1 MiB as 256 PTEs.
+ */
+static enum res t_remote_move(int fd)
+{
+	struct rust_mremap_move m;
+	size_t len = RM_MB(3);
+	struct remote r;
+	int pidfd, ret, st;
+	bool ok = true;
+	long scope;
+
+	if (read_long(YAMA_SCOPE, &scope) && scope >= 3)
+		return skip("kernel.yama.ptrace_scope = 3 forbids ptrace attach, even for root");
+	if (!remote_place(&r, len) || !remote_start(&r))
+		return R_FAIL;
+	pidfd = pidfd_open(r.pid);
+	if (pidfd < 0) {
+		ksft_print_msg("pidfd_open: %s\n", strerror(errno));
+		remote_finish(&r, 'U');
+		return R_FAIL;
+	}
+	ret = rm_move(fd, pidfd, RUST_MREMAP_DRY_RUN, r.src, r.dst, len, &m);
+	CHECK(ret == 0, "dry run: %s\n", strerror(-ret));
+	ok &= counters_are("dry run", &m, 0, 1, RM_MB(1) / ps, 0);
+	ret = rm_move(fd, pidfd, 0, r.src, r.dst, len, &m);
+	CHECK(ret == 0, "move: %s\n", strerror(-ret));
+	ok &= counters_are("move", &m, len, 1, RM_MB(1) / ps, 0);
+	st = remote_finish(&r, ret == 0 ? 'M' : 'U');
+	CHECK(st == 0, "target's own check of its memory failed (status %d)\n", st);
+	close(pidfd);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* ------------------------------------------------------- ptrace rule */
+
+/* What the unprivileged child saw; filled by t_eperm(), reported by t_unpriv_self() too. */
+struct attacker_res {
+	int drop_err;			/* errno of the failed privilege drop, 0 when dropped */
+	int perm_ret[2];		/* dry run, real move of the root victim's memory */
+	uint64_t perm_moved[2];
+	int self_setup_failed;
+	int self_ret;			/* its own memory, pidfd -1 */
+	uint64_t self_moved, self_pmd, self_pte;
+	int self_ok;			/* own dst holds the pattern and own src reads zero */
+	size_t self_len;
+};
+
+static struct attacker_res unpriv;
+static enum { UNPRIV_NOT_RUN, UNPRIV_SKIPPED, UNPRIV_RAN } unpriv_state;
+static char unpriv_skip[256];
+
+/* Inherits the open device fd and the victim's pidfd; opens nothing itself. */
+static __noreturn void attacker(int fd, int vpidfd, const struct remote *v, int out)
+{
+	struct attacker_res res;
+	struct rust_mremap_move m;
+	uid_t ru, eu, su;
+	struct pair pr;
+
+	memset(&res, 0, sizeof(res));
+	res.self_ret = 1;
+	if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+	    setresuid(NOBODY, NOBODY, NOBODY)) {
+		res.drop_err = errno;
+	} else if (getresuid(&ru, &eu, &su) || ru != NOBODY || eu != NOBODY || su != NOBODY) {
+		res.drop_err = EPERM;
+	} else {
+		for (int i = 0; i < 2; i++) {
+			memset(&m, 0, sizeof(m));
+			res.perm_ret[i] = rm_move(fd, vpidfd, i ? 0 : RUST_MREMAP_DRY_RUN, v->src,
+						  v->dst, v->len, &m);
+			res.perm_moved[i] = m.moved;
+		}
+		if (!pair_map(&pr, small, small, ps)) {
+			res.self_setup_failed = 1;
+		} else {
+			memset(&m, 0, sizeof(m));
+			res.self_len = pr.slen;
+			res.self_ret = rm_move(fd, SELF, 0, pr.src, pr.dst, pr.slen, &m);
+			res.self_moved = m.moved;
+			res.self_pmd = m.pmd_moves;
+			res.self_pte = m.pte_moves;
+			if (res.self_ret == 0) {
+				res.self_ok = chk_pat("own dst", pr.dst, pr.dlen, pr.seed, 0);
+				res.self_ok &= chk_zero("own src", pr.src, pr.slen);
+			}
+			pair_unmap(&pr);
+		}
+	}
+	_exit(write_full(out, &res, sizeof(res)) ? 0 : 1);
+}
+
+static enum res t_eperm(int fd)
+{
+	int vpidfd, rp[2], st, vst;
+	struct remote v;
+	bool ok = true;
+	pid_t a;
+
+	if (geteuid() != 0) {
+		snprintf(unpriv_skip, sizeof(unpriv_skip), "needs root (root victim, uid %d caller)",
+			 NOBODY);
+		unpriv_state = UNPRIV_SKIPPED;
+		return skip("%s", unpriv_skip);
+	}
+	if (!remote_place(&v, RM_MB(3)) || !remote_start(&v))
+		return R_FAIL;
+	vpidfd = pidfd_open(v.pid);
+	if (vpidfd < 0 || pipe2(rp, O_CLOEXEC)) {
+		ksft_print_msg("pidfd_open / pipe: %s\n", strerror(errno));
+		if (vpidfd >= 0)
+			close(vpidfd);
+		remote_finish(&v, 'U');
+		return R_FAIL;
+	}
+	fflush(stdout);
+	a = fork();
+	if (a == 0) {
+		close(rp[0]);
+		attacker(fd, vpidfd, &v, rp[1]);
+	}
+	close(rp[1]);
+	if (a < 0) {
+		ksft_print_msg("fork: %s\n", strerror(errno));
+		ok = false;
+	} else if (!read_full(rp[0], &unpriv, sizeof(unpriv))) {
+		ksft_print_msg("the unprivileged child reported nothing\n");
+		ok = false;
+	} else {
+		unpriv_state = UNPRIV_RAN;
+	}
+	close(rp[0]);
+	if (a > 0) {
+		st = wait_status(a);
+		CHECK(st == 0, "unprivileged child exited with %d\n", st);
+	}
+	close(vpidfd);
+	vst = remote_finish(&v, 'U');
+	CHECK(vst == 0, "victim's own check of its memory failed (status %d)\n", vst);
+	if (unpriv_state != UNPRIV_RAN)
+		return R_FAIL;
+	CHECK(!unpriv.drop_err, "dropping to uid/gid %d failed: %s\n", NOBODY,
+	      strerror(unpriv.drop_err));
+	if (unpriv.drop_err)
+		return R_FAIL;
+	for (int i = 0; i < 2; i++) {
+		CHECK(unpriv.perm_ret[i] == -EPERM, "%s: returned %d (%s), expected -EPERM\n",
+		      i ? "move" : "dry run", unpriv.perm_ret[i],
+		      unpriv.perm_ret[i] ? strerror(-unpriv.perm_ret[i]) : "success");
+		CHECK(unpriv.perm_moved[i] == 0, "%s: moved = %llu\n", i ? "move" : "dry run",
+		      (unsigned long long)unpriv.perm_moved[i]);
+	}
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* Same child, same fd, same creds as t_eperm(): its own memory moves. */
+static enum res t_unpriv_self(int fd)
+{
+	bool ok = true;
+
+	(void)fd;
+	if (unpriv_state == UNPRIV_SKIPPED)
+		return skip("%s", unpriv_skip);
+	if (unpriv_state != UNPRIV_RAN || unpriv.drop_err) {
+		ksft_print_msg("the unprivileged child did not get to move its own memory\n");
+		return R_FAIL;
+	}
+	CHECK(!unpriv.self_setup_failed, "could not map its own pair\n");
+	CHECK(unpriv.self_ret == 0, "own move (pidfd -1) returned %d (%s)\n", unpriv.self_ret,
+	      unpriv.self_ret ? strerror(-unpriv.self_ret) : "success");
+	CHECK(unpriv.self_moved == unpriv.self_len, "own move: moved %llu of %zu\n",
+	      (unsigned long long)unpriv.self_moved, unpriv.self_len);
+	CHECK(unpriv.self_pmd == 0 && unpriv.self_pte == unpriv.self_len / ps,
+	      "own move: pmd_moves %llu pte_moves %llu, expected 0 and %zu\n",
+	      (unsigned long long)unpriv.self_pmd, (unsigned long long)unpriv.self_pte,
+	      unpriv.self_len / ps);
+	CHECK(unpriv.self_ok, "own memory wrong after the move (see above)\n");
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static const struct {
+	const char *name;
+	enum res (*fn)(int fd);
+} tests[] = {
+	{ "version_ioctl",			t_version },
+	{ "devnode_chr_0600",			t_devnode },
+	{ "unknown_cmd_ENOTTY",			t_unknown_cmd },
+	{ "unknown_flag_EINVAL",		t_unknown_flag },
+	{ "reserved0_EINVAL",			t_reserved0 },
+	{ "reserved3_EINVAL",			t_reserved3 },
+	{ "misaligned_src_EINVAL",		t_misaligned_src },
+	{ "misaligned_dst_EINVAL",		t_misaligned_dst },
+	{ "misaligned_len_EINVAL",		t_misaligned_len },
+	{ "len_zero_EINVAL",			t_len_zero },
+	{ "src_wraps_EINVAL",			t_src_wraps },
+	{ "dst_wraps_EINVAL",			t_dst_wraps },
+	{ "src_beyond_user_EINVAL",		t_src_beyond_user },
+	{ "dst_beyond_user_EINVAL",		t_dst_beyond_user },
+	{ "overlap_upward_EINVAL",		t_overlap_up },
+	{ "dst_eq_src_EINVAL",			t_dst_eq_src },
+	{ "prot_mismatch_EINVAL",		t_prot_mismatch },
+	{ "mlock_mismatch_EINVAL",		t_mlock_mismatch },
+	{ "bad_struct_ptr_EFAULT",		t_bad_struct_ptr },
+	{ "src_in_hole_EFAULT",			t_src_in_hole },
+	{ "src_past_vma_end_EFAULT",		t_src_past_vma_end },
+	{ "src_spans_two_vmas_EFAULT",		t_src_spans_vmas },
+	{ "dst_in_hole_EFAULT",			t_dst_in_hole },
+	{ "dst_spans_two_vmas_EFAULT",		t_dst_spans_vmas },
+	{ "file_private_src_EOPNOTSUPP",	t_file_private_src },
+	{ "file_private_dst_EOPNOTSUPP",	t_file_private_dst },
+	{ "shared_anon_src_EOPNOTSUPP",		t_shared_anon_src },
+	{ "shared_file_src_EOPNOTSUPP",		t_shared_file_src },
+	{ "hugetlb_src_EOPNOTSUPP",		t_hugetlb_src },
+	{ "uffd_src_EOPNOTSUPP",		t_uffd_src },
+	{ "dst_populated_EEXIST",		t_dst_populated },
+	{ "fork_cow_shared_EBUSY",		t_cow_shared },
+	{ "ksm_merged_EBUSY",			t_ksm },
+	{ "io_uring_pinned_EBUSY",		t_pinned },
+	{ "pidfd_not_a_pidfd_EBADF",		t_pidfd_not_pidfd },
+	{ "pidfd_reaped_ESRCH",			t_pidfd_reaped },
+	{ "pidfd_zombie_ESRCH",			t_pidfd_zombie },
+	{ "remote_move_via_pidfd",		t_remote_move },
+	/* t_unpriv_self() reports what t_eperm()'s child did: keep them in this order. */
+	{ "unprivileged_vs_root_EPERM",		t_eperm },
+	{ "unprivileged_own_memory_moves",	t_unpriv_self },
+};
+
+int main(void)
+{
+	int fd;
+
+	ps = rm_page_size();
+	small = 16 * ps;
+	signal(SIGPIPE, SIG_IGN);
+	ksft_print_header();
+	ksft_set_plan(ARRAY_SIZE(tests));
+	fd = rm_open();
+	for (size_t i = 0; i < ARRAY_SIZE(tests); i++) {
+		switch (tests[i].fn(fd)) {
+		case R_PASS:
+			ksft_test_result_pass("%s\n", tests[i].name);
+			break;
+		case R_SKIP:
+			ksft_test_result_skip("%s: %s\n", tests[i].name, skip_reason);
+			break;
+		default:
+			ksft_test_result_fail("%s\n", tests[i].name);
+			break;
+		}
+	}
+	close(fd);
+	ksft_finished();
+}

@@ -1,0 +1,1046 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rust_mremap rmap selftest: after a move, every moved anonymous folio must
+ * be found by the reverse map at its NEW address (folio->mapping points to
+ * the destination VMA's anon_vma, folio->index is the destination's linear
+ * index).  Reading the bytes back cannot show a broken rmap (the page tables
+ * are right either way), so every test also makes the kernel walk the rmap
+ * of the moved folios and checks the result:
+ *  - reclaim (MADV_PAGEOUT): try_to_unmap() finds the PTEs through the rmap;
+ *    a folio whose rmap is wrong is not unmapped and never reaches swap, so
+ *    /proc/self/pagemap must show (nearly) every moved page as swapped;
+ *  - swap-in: the swap cache folio is mapped again at the new address;
+ *  - compaction (migration), fork + COW.
+ *
+ * Whether MADV_PAGEOUT works at all here is measured once on an unmoved
+ * control region: if it does not (no swap device, ...), the rmap checks are
+ * reported as skipped, never as passed.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <sched.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+
+#include "rust_mremap_lib.h"
+
+#define LEN		RM_MB(4)	/* the usual region: 4 MiB ... */
+#define OFF		RM_MB(1)	/* ... starting 1 MiB into a PMD */
+#define GUARD		RM_MB(4)	/* free space kept around every region */
+#define SWAP_MIN_PCT	90		/* share of pages MADV_PAGEOUT must swap out */
+#define SEED		0x5eedu
+
+#define PM_PRESENT	(1ULL << 63)
+#define PM_SWAP		(1ULL << 62)
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+
+static int g_fd;		/* /dev/rust_mremap */
+static int g_pagemap;		/* /proc/self/pagemap */
+static size_t g_ps;		/* page size */
+
+/* ------------------------------------------------------------------ */
+/* Result of one TAP test: any failure wins, then any skip, else pass. */
+
+struct tc {
+	const char *name;
+	bool failed;
+	char skip[256];
+};
+
+static __printf(2, 3) void tc_fail(struct tc *t, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ksft_print_msg("%s: FAIL: %s\n", t->name, buf);
+	t->failed = true;
+}
+
+/* A check that could not be done because something outside the module is missing. */
+static __printf(2, 3) void tc_skip(struct tc *t, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ksft_print_msg("%s: not checked: %s\n", t->name, buf);
+	if (!t->skip[0])
+		snprintf(t->skip, sizeof(t->skip), "%s", buf);
+}
+
+static void tc_report(struct tc *t)
+{
+	if (t->failed)
+		ksft_test_result_fail("%s\n", t->name);
+	else if (t->skip[0])
+		ksft_test_result_skip("%s: %s\n", t->name, t->skip);
+	else
+		ksft_test_result_pass("%s\n", t->name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Regions */
+
+/*
+ * Map a fresh private anonymous region of @len bytes starting @off bytes
+ * into a PMD, with GUARD bytes free on both sides (so the realign rule
+ * applies and no neighbour shares its PMD slots, hence no page tables).
+ * 4 KiB pages unless @thp.  Regions must be mapped one after the other.
+ */
+static uint8_t *map_region(size_t len, size_t off, bool thp)
+{
+	void *hole = rm_find_hole(len, RM_PMD, off, GUARD);
+	uint8_t *p;
+
+	if (!hole)
+		return NULL;
+	p = rm_map_at(hole, len, PROT_READ | PROT_WRITE);
+	if (p && thp && madvise(p, len, MADV_HUGEPAGE)) {
+		munmap(p, len);
+		return NULL;
+	}
+	return p;
+}
+
+static void unmap(uint8_t *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* /proc/self/pagemap */
+
+static bool pm_read(const void *p, size_t npages, uint64_t *ent)
+{
+	off_t off = (off_t)((uintptr_t)p / g_ps) * (off_t)sizeof(uint64_t);
+	size_t want = npages * sizeof(uint64_t), got = 0;
+
+	while (got < want) {
+		ssize_t r = pread(g_pagemap, (char *)ent + got, want - got, off + (off_t)got);
+
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+struct pmc {
+	size_t present;
+	size_t swapped;
+};
+
+static bool pm_count(const void *p, size_t len, struct pmc *c)
+{
+	size_t n = len / g_ps;
+	uint64_t *e = malloc(n * sizeof(*e));
+	bool ok = e && pm_read(p, n, e);
+
+	c->present = c->swapped = 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		c->present += !!(e[i] & PM_PRESENT);
+		c->swapped += !!(e[i] & PM_SWAP);
+	}
+	free(e);
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Swap-out as an rmap probe */
+
+static bool swaps_active(void)
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+	int n = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n > 1;	/* header line + at least one device */
+}
+
+/*
+ * MADV_PAGEOUT the range (a few tries: a folio can be briefly off the
+ * LRU) and return how many of its pages pagemap shows as swapped, or -1.
+ */
+static long pageout_swapped(const void *p, size_t len)
+{
+	struct pmc c = { 0, 0 };
+
+	for (int i = 0; i < 3; i++) {
+		if (madvise((void *)p, len, MADV_PAGEOUT) || !pm_count(p, len, &c))
+			return -1;
+		if (c.swapped == len / g_ps)
+			break;
+	}
+	return (long)c.swapped;
+}
+
+static int g_swap = -1;		/* -1 not probed yet, 0 unusable, 1 usable */
+static char g_swap_why[200];
+
+/* Does MADV_PAGEOUT swap out an ordinary, never moved region? (probed once) */
+static bool swap_usable(const char **why)
+{
+	*why = g_swap_why;
+	if (g_swap >= 0)
+		return g_swap;
+	g_swap = 0;
+	if (!swaps_active()) {
+		snprintf(g_swap_why, sizeof(g_swap_why), "no active swap device in /proc/swaps");
+	} else {
+		size_t len = RM_MB(1), n = len / g_ps;
+		uint8_t *p = map_region(len, 0, false);
+		long s;
+
+		if (!p) {
+			snprintf(g_swap_why, sizeof(g_swap_why), "cannot map the swap control region: %s",
+				 strerror(errno));
+			return false;
+		}
+		rm_fill(p, len, 0xC0, 0);
+		s = pageout_swapped(p, len);
+		if (s < 0)
+			snprintf(g_swap_why, sizeof(g_swap_why), "MADV_PAGEOUT/pagemap failed: %s",
+				 strerror(errno));
+		else if ((size_t)s * 100 < n * SWAP_MIN_PCT)
+			snprintf(g_swap_why, sizeof(g_swap_why),
+				 "MADV_PAGEOUT swapped out only %ld of %zu pages of a never-moved control region",
+				 s, n);
+		else if (rm_check(p, len, 0xC0, 0) != (size_t)-1)
+			snprintf(g_swap_why, sizeof(g_swap_why),
+				 "a never-moved control region came back from swap corrupted");
+		else
+			g_swap = 1;
+		munmap(p, len);
+	}
+	if (!g_swap)
+		ksft_print_msg("swap-out probe: %s\n", g_swap_why);
+	return g_swap;
+}
+
+/*
+ * The rmap probe: every page of [p, p+len) must hold data and belong to
+ * a moved folio.  Reclaim unmaps a folio through its rmap; one the rmap
+ * cannot find stays mapped (pagemap: present, not swapped).
+ */
+static void check_pageout(struct tc *t, const char *what, const void *p, size_t len)
+{
+	size_t n = len / g_ps;
+	const char *why;
+	long s;
+
+	if (!swap_usable(&why)) {
+		tc_skip(t, "swap-out (rmap) check of %s: %s", what, why);
+		return;
+	}
+	s = pageout_swapped(p, len);
+	if (s < 0) {
+		tc_fail(t, "%s: MADV_PAGEOUT/pagemap: %s", what, strerror(errno));
+		return;
+	}
+	ksft_print_msg("%s: %s: %ld of %zu pages swapped out\n", t->name, what, s, n);
+	if ((size_t)s * 100 < n * SWAP_MIN_PCT)
+		tc_fail(t, "%s: only %ld of %zu pages could be swapped out (reclaim cannot find the moved folios through rmap)",
+			what, s, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Byte checks */
+
+static bool expect_pattern(struct tc *t, const char *what, const uint8_t *p, size_t len,
+			   unsigned int seed, size_t off)
+{
+	size_t bad = rm_check(p, len, seed, off);
+
+	if (bad == (size_t)-1)
+		return true;
+	tc_fail(t, "%s: byte %zu at %p is 0x%02x, expected 0x%02x", what, bad, (void *)(p + bad),
+		p[bad], rm_pattern_byte(seed, off + bad));
+	return false;
+}
+
+static bool expect_zero(struct tc *t, const char *what, const uint8_t *p, size_t len)
+{
+	if (rm_all_zero(p, len))
+		return true;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i]) {
+			tc_fail(t, "%s: byte %zu at %p is 0x%02x, expected 0", what, i,
+				(void *)(p + i), p[i]);
+			break;
+		}
+	}
+	return false;
+}
+
+static bool in(uintptr_t a, const uint8_t *start, size_t len)
+{
+	return a >= (uintptr_t)start && a < (uintptr_t)start + len;
+}
+
+/*
+ * State after moving [src, src+len) -> [dst, dst+len) of which @moved bytes
+ * went (== len on success).  src held rm_fill(seed, @off) before.  Then:
+ * dst[0, moved) holds what src held there, src[moved, len) still holds its
+ * bytes, and every other byte of both ranges reads zero (the vacated source;
+ * the part of dst not reached).  Overlapping ranges (dst < src) work: a page
+ * in both ranges is judged as dst first.  With @none, the zero pages must
+ * not even be mapped (pagemap: neither present nor swapped): valid only
+ * before anything read them, so that pass runs before any read (one read
+ * in a THP region can map a whole huge zero page).
+ */
+enum page_class { PG_OTHER, PG_MOVED, PG_UNMOVED, PG_VACATED, PG_UNREACHED };
+
+static enum page_class page_class(uintptr_t a, const uint8_t *src, const uint8_t *dst,
+				  size_t len, size_t moved)
+{
+	if (in(a, dst, moved))
+		return PG_MOVED;
+	if (in(a, src + moved, len - moved))
+		return PG_UNMOVED;
+	if (in(a, src, moved))
+		return PG_VACATED;
+	if (in(a, dst + moved, len - moved))
+		return PG_UNREACHED;
+	return PG_OTHER;
+}
+
+static bool verify_move_state(struct tc *t, const char *what, const uint8_t *src,
+			      const uint8_t *dst, size_t len, unsigned int seed, size_t off,
+			      size_t moved, bool none)
+{
+	static const char * const name[] = {
+		[PG_MOVED] = "moved", [PG_UNMOVED] = "unmoved source",
+		[PG_VACATED] = "vacated source", [PG_UNREACHED] = "unreached destination",
+	};
+	uintptr_t lo = (uintptr_t)(src < dst ? src : dst);
+	uintptr_t hi = (uintptr_t)(src < dst ? dst : src) + len;
+	size_t bad_data = 0, bad_zero = 0, bad_map = 0;
+
+	for (uintptr_t a = lo; none && a < hi; a += g_ps) {
+		enum page_class c = page_class(a, src, dst, len, moved);
+		uint64_t e;
+
+		if (c != PG_VACATED && c != PG_UNREACHED)
+			continue;
+		if (!pm_read((const void *)a, 1, &e)) {
+			tc_fail(t, "%s: pagemap: %s", what, strerror(errno));
+			return false;
+		}
+		if ((e & (PM_PRESENT | PM_SWAP)) && !bad_map++)
+			tc_fail(t, "%s: %s page %p still mapped (pagemap %#llx)", what, name[c],
+				(void *)a, (unsigned long long)e);
+	}
+	for (uintptr_t a = lo; a < hi; a += g_ps) {
+		enum page_class c = page_class(a, src, dst, len, moved);
+		const uint8_t *p = (const uint8_t *)a;
+		size_t pat_off, bad;
+
+		switch (c) {
+		case PG_MOVED:
+		case PG_UNMOVED:
+			pat_off = off + (a - (uintptr_t)(c == PG_MOVED ? dst : src));
+			bad = rm_check(p, g_ps, seed, pat_off);
+			if (bad != (size_t)-1 && !bad_data++)
+				tc_fail(t, "%s: %s byte at %p is 0x%02x, expected 0x%02x", what,
+					name[c], (void *)(p + bad), p[bad],
+					rm_pattern_byte(seed, pat_off + bad));
+			break;
+		case PG_VACATED:
+		case PG_UNREACHED:
+			if (!rm_all_zero(p, g_ps) && !bad_zero++)
+				tc_fail(t, "%s: %s page %p does not read as zero", what, name[c],
+					(void *)p);
+			break;
+		case PG_OTHER:
+			break;
+		}
+	}
+	if (bad_data + bad_zero + bad_map)
+		tc_fail(t, "%s: %zu wrong data pages, %zu non-zero pages, %zu still-mapped pages",
+			what, bad_data, bad_zero, bad_map);
+	return !(bad_data + bad_zero + bad_map);
+}
+
+/* ------------------------------------------------------------------ */
+/* The move */
+
+struct exp {
+	long long pmd, pte, huge;	/* -1: do not check */
+};
+
+/*
+ * Move and check the result code, `moved` and the counters; with @verify
+ * also the bytes (verify_move_state, @none).  A failed move always gets its
+ * partial state checked.  Returns false when the move failed, moved the
+ * wrong amount or left wrong bytes (wrong counters fail the test but let the
+ * caller go on with its checks).
+ */
+static bool move_checked(struct tc *t, const char *what, uint8_t *src, uint8_t *dst, size_t len,
+			 unsigned int flags, struct exp e, unsigned int seed, size_t off, bool verify)
+{
+	struct rust_mremap_move m;
+	int ret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, flags, src, dst, len, &m);
+	bool ok = true;
+
+	if (ret) {
+		size_t moved = m.moved > len ? len : (size_t)m.moved;
+
+		tc_fail(t, "%s: move %p -> %p len %#zx flags %#x: %s (moved %#llx)", what,
+			(void *)src, (void *)dst, len, flags, strerror(-ret),
+			(unsigned long long)m.moved);
+		if (m.moved > len || m.moved % g_ps)
+			tc_fail(t, "%s: bogus moved %#llx", what, (unsigned long long)m.moved);
+		verify_move_state(t, what, src, dst, len, seed, off, moved - moved % g_ps, false);
+		return false;
+	}
+	if (m.moved != len) {
+		tc_fail(t, "%s: success but moved %#llx != len %#zx", what,
+			(unsigned long long)m.moved, len);
+		ok = false;
+	}
+	if ((e.pmd >= 0 && m.pmd_moves != (unsigned long long)e.pmd) ||
+	    (e.pte >= 0 && m.pte_moves != (unsigned long long)e.pte) ||
+	    (e.huge >= 0 && m.huge_pmd_moves != (unsigned long long)e.huge)) {
+		tc_fail(t, "%s: counters pmd_moves=%llu pte_moves=%llu huge_pmd_moves=%llu, expected %lld/%lld/%lld (-1: any)",
+			what, (unsigned long long)m.pmd_moves, (unsigned long long)m.pte_moves,
+			(unsigned long long)m.huge_pmd_moves, e.pmd, e.pte, e.huge);
+		/* recorded as failure; the data and rmap checks still go on */
+	}
+	if (verify && !verify_move_state(t, what, src, dst, len, seed, off, len, true))
+		ok = false;
+	return ok;
+}
+
+/*
+ * Counters for moving a fully populated 4 MiB region that starts 1 MiB into
+ * a PMD (map_region(LEN, OFF)) to another such region.  The destination is
+ * either fresh (no page table in any of its 3 PMD slots) or "kept" (a table
+ * in all 3, see retire()).
+ *  realign (flags 0): slots [-1,1) and [1,3) MiB are whole-PMD extents, then
+ *    1 MiB of PTEs;
+ *  NO_REALIGN: 1 MiB of PTEs, one whole-PMD extent, 1 MiB of PTEs.
+ * A whole-PMD extent moves its table only into an empty slot; otherwise its
+ * populated PTEs move one by one.
+ */
+static struct exp exp_pair(bool dst_fresh, unsigned int flags)
+{
+	long long mib = (long long)(RM_MB(1) / rm_page_size());
+
+	if (!dst_fresh)
+		return (struct exp){ 0, 4 * mib, 0 };
+	if (flags & RUST_MREMAP_NO_REALIGN)
+		return (struct exp){ 1, 2 * mib, 0 };
+	return (struct exp){ 2, mib, 0 };
+}
+
+/*
+ * Make a vacated (and already read, so zero-page mapped) LEN region usable
+ * as a destination again, in one of two deterministic page-table states:
+ * keep: MADV_DONTNEED in sub-PMD chunks: the PTEs go, the tables stay (a zap
+ *       covering a whole PMD would let CONFIG_PT_RECLAIM free the table);
+ * else: unmap it and map it afresh at the same place: no tables at all.
+ */
+static bool retire(struct tc *t, uint8_t *p, bool keep)
+{
+	if (keep) {
+		for (size_t o = 0; o < LEN; o += RM_MB(1)) {
+			if (madvise(p + o, RM_MB(1), MADV_DONTNEED)) {
+				tc_fail(t, "MADV_DONTNEED: %s", strerror(errno));
+				return false;
+			}
+		}
+		return true;
+	}
+	munmap(p, LEN);
+	if (rm_map_at(p, LEN, PROT_READ | PROT_WRITE) != p) {
+		tc_fail(t, "re-mmap at %p: %s", (void *)p, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* 1. swap out after the move */
+
+static void test_swap_after_move(void)
+{
+	struct tc t = { .name = "swap_after_move" };
+	uint8_t *a = NULL, *b = NULL;
+	const char *why;
+
+	if (!swap_usable(&why)) {
+		tc_skip(&t, "%s", why);
+		goto out;
+	}
+	a = map_region(LEN, OFF, false);
+	b = map_region(LEN, OFF, false);
+	if (!a || !b) {
+		tc_fail(&t, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	rm_fill(a, LEN, SEED, 0);
+	/* Realigned: two tables move whole, the last MiB PTE by PTE. */
+	if (!move_checked(&t, "4 MiB at 1 MiB offset", a, b, LEN, 0, exp_pair(true, 0), SEED, 0,
+			  true))
+		goto out;
+	check_pageout(&t, "moved destination", b, LEN);
+	expect_pattern(&t, "destination after swap-in", b, LEN, SEED, 0);
+	expect_zero(&t, "source after swap-in", a, LEN);
+out:
+	unmap(a, LEN);
+	unmap(b, LEN);
+	tc_report(&t);
+}
+
+/* ------------------------------------------------------------------ */
+/* 2. swap out before the move: swap entries and swap-cache folios move */
+
+static void test_swap_before_move(void)
+{
+	struct tc t = { .name = "swap_before_move" };
+	size_t n = LEN / g_ps, touched = 0, willneed = 0;
+	struct pmc before, after, vacated;
+	uint8_t *a = NULL, *b = NULL;
+	const char *why;
+	long s;
+
+	if (!swap_usable(&why)) {
+		tc_skip(&t, "%s", why);
+		goto out;
+	}
+	a = map_region(LEN, OFF, false);
+	b = map_region(LEN, OFF, false);
+	if (!a || !b) {
+		tc_fail(&t, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	rm_fill(a, LEN, SEED + 1, 0);
+	s = pageout_swapped(a, LEN);
+	if (s < 0 || (size_t)s * 100 < n * SWAP_MIN_PCT) {
+		tc_skip(&t, "MADV_PAGEOUT swapped out only %ld of %zu pages of the (unmoved) source", s, n);
+		goto out;
+	}
+	ksft_print_msg("%s: source: %ld of %zu pages swapped out before the move\n", t.name, s, n);
+
+	/*
+	 * Some pages back into the swap cache: every 8th page mapped again by a
+	 * read fault, every 8th (other) page read ahead by MADV_WILLNEED but
+	 * left unmapped (its PTE stays a swap entry whose folio is cached).
+	 */
+	for (size_t i = 0; i < n; i++) {
+		size_t o = i * g_ps + 123;
+
+		if (i % 8 == 3) {
+			uint8_t v = *(volatile uint8_t *)(a + o);
+
+			touched++;
+			if (v != rm_pattern_byte(SEED + 1, o))
+				tc_fail(&t, "swapped-in source byte %zu is 0x%02x, expected 0x%02x", o, v,
+					rm_pattern_byte(SEED + 1, o));
+		} else if (i % 8 == 6) {
+			if (madvise(a + i * g_ps, g_ps, MADV_WILLNEED)) {
+				tc_fail(&t, "MADV_WILLNEED: %s", strerror(errno));
+				goto out;
+			}
+			willneed++;
+		}
+	}
+	if (!pm_count(a, LEN, &before)) {
+		tc_fail(&t, "pagemap: %s", strerror(errno));
+		goto out;
+	}
+	ksft_print_msg("%s: right before the move: %zu present (%zu read back), %zu swap entries (%zu read ahead)\n",
+		       t.name, before.present, touched, before.swapped, willneed);
+	if (before.present + before.swapped != n) {
+		tc_fail(&t, "source has %zu present + %zu swapped of %zu pages before the move",
+			before.present, before.swapped, n);
+		goto out;
+	}
+
+	/* NO_REALIGN: 1 MiB of PTEs, one whole table, 1 MiB of PTEs; swap entries count. */
+	if (!move_checked(&t, "source partly swapped", a, b, LEN, RUST_MREMAP_NO_REALIGN,
+			  exp_pair(true, RUST_MREMAP_NO_REALIGN), SEED + 1, 0, false))
+		goto out;
+	/* The PTEs moved as they were: nothing swapped in or out, nothing left behind. */
+	if (!pm_count(b, LEN, &after) || !pm_count(a, LEN, &vacated)) {
+		tc_fail(&t, "pagemap: %s", strerror(errno));
+		goto out;
+	}
+	if (after.present != before.present || after.swapped != before.swapped)
+		tc_fail(&t, "destination has %zu present/%zu swapped pages, source had %zu/%zu",
+			after.present, after.swapped, before.present, before.swapped);
+	if (vacated.present || vacated.swapped)
+		tc_fail(&t, "vacated source still has %zu present/%zu swapped pages", vacated.present,
+			vacated.swapped);
+
+	/* Swap-in at the new address (every page), then the rmap probe. */
+	verify_move_state(&t, "after move (swap-in)", a, b, LEN, SEED + 1, 0, LEN, true);
+	check_pageout(&t, "moved destination", b, LEN);
+	expect_pattern(&t, "destination after second swap-in", b, LEN, SEED + 1, 0);
+	expect_zero(&t, "source", a, LEN);
+out:
+	unmap(a, LEN);
+	unmap(b, LEN);
+	tc_report(&t);
+}
+
+/* ------------------------------------------------------------------ */
+/* 3. compaction (migration walks the rmap) between moves */
+
+#define COMPACT_PATH	"/proc/sys/vm/compact_memory"
+
+static bool compact(struct tc *t)
+{
+	int cfd = open(COMPACT_PATH, O_WRONLY);
+	bool ok = cfd >= 0 && write(cfd, "1", 1) == 1;
+
+	if (!ok)
+		tc_fail(t, "write 1 to %s: %s", COMPACT_PATH, strerror(errno));
+	if (cfd >= 0)
+		close(cfd);
+	return ok;
+}
+
+static void test_compaction(void)
+{
+	struct tc t = { .name = "compaction" };
+	size_t n = LEN / g_ps;
+	uint64_t *pfn0 = NULL, *pfn1 = NULL;
+	uint8_t *r[2] = { NULL, NULL };
+	bool fresh[2] = { false, true };
+	int k, cur = 0;
+
+	if (access(COMPACT_PATH, W_OK)) {
+		tc_skip(&t, "%s: %s (CONFIG_COMPACTION not set?)", COMPACT_PATH, strerror(errno));
+		goto out;
+	}
+	pfn0 = malloc(n * sizeof(*pfn0));
+	pfn1 = malloc(n * sizeof(*pfn1));
+	r[0] = map_region(LEN, OFF, false);
+	r[1] = map_region(LEN, OFF, false);
+	if (!pfn0 || !pfn1 || !r[0] || !r[1]) {
+		tc_fail(&t, "setup: %s", strerror(errno));
+		goto out;
+	}
+	rm_fill(r[0], LEN, SEED + 2, 0);
+	if (!compact(&t))
+		goto out;
+
+	for (k = 0; k < 6; k++) {
+		unsigned int flags = (k & 1) ? RUST_MREMAP_NO_REALIGN : 0;
+		int from = k & 1, to = !from;
+		size_t migrated = 0;
+		char what[64];
+
+		snprintf(what, sizeof(what), "move %d (%s)", k, from ? "B->A" : "A->B");
+		if (!move_checked(&t, what, r[from], r[to], LEN, flags, exp_pair(fresh[to], flags),
+				  SEED + 2, 0, false))
+			goto out;
+		cur = to;
+		if (!pm_read(r[to], n, pfn0) || !compact(&t) || !pm_read(r[to], n, pfn1)) {
+			tc_fail(&t, "pagemap/compaction: %s", strerror(errno));
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++)
+			migrated += (pfn0[i] & PM_PFN_MASK) != (pfn1[i] & PM_PFN_MASK);
+		ksft_print_msg("%s: %s: compaction migrated %zu of %zu pages\n", t.name, what,
+			       migrated, n);
+		if (!verify_move_state(&t, what, r[from], r[to], LEN, SEED + 2, 0, LEN, true))
+			goto out;
+		if (!retire(&t, r[from], k % 3 == 1))
+			goto out;
+		fresh[from] = k % 3 != 1;
+	}
+	check_pageout(&t, "destination after the last compaction", r[cur], LEN);
+	expect_pattern(&t, "destination after swap-in", r[cur], LEN, SEED + 2, 0);
+out:
+	free(pfn0);
+	free(pfn1);
+	unmap(r[0], LEN);
+	unmap(r[1], LEN);
+	tc_report(&t);
+}
+
+/* ------------------------------------------------------------------ */
+/* 4. fork after the move: COW of moved folios in parent and child */
+
+/* Child exit status bits */
+#define CH_INHERITED	1	/* child did not see the moved bytes */
+#define CH_OWN		2	/* child's own writes did not read back */
+#define CH_LEAK		4	/* parent's writes showed up in the child */
+#define CH_SRC		8	/* vacated source not zero in the child */
+#define CH_SYNC		16	/* pipe trouble */
+
+static int fork_child(uint8_t *a, uint8_t *b, int rfd, int wfd)
+{
+	int rc = 0;
+	char c = 'c';
+
+	if (rm_check(b, LEN, SEED + 3, 0) != (size_t)-1)
+		rc |= CH_INHERITED;
+	rm_fill(b, LEN, SEED + 5, 0);
+	if (rm_check(b, LEN, SEED + 5, 0) != (size_t)-1)
+		rc |= CH_OWN;
+	if (write(wfd, &c, 1) != 1 || read(rfd, &c, 1) != 1)	/* parent has written too */
+		rc |= CH_SYNC;
+	if (rm_check(b, LEN, SEED + 5, 0) != (size_t)-1)
+		rc |= CH_LEAK;
+	if (!rm_all_zero(a, LEN))
+		rc |= CH_SRC;
+	return rc;
+}
+
+static void test_fork_after_move(void)
+{
+	struct tc t = { .name = "fork_after_move" };
+	int p2c[2] = { -1, -1 }, c2p[2] = { -1, -1 };
+	uint8_t *a = NULL, *b = NULL;
+	int status;
+	pid_t pid;
+	char c = 'p';
+
+	a = map_region(LEN, OFF, false);
+	b = map_region(LEN, OFF, false);
+	if (!a || !b || pipe(p2c) || pipe(c2p)) {
+		tc_fail(&t, "setup: %s", strerror(errno));
+		goto out;
+	}
+	rm_fill(a, LEN, SEED + 3, 0);
+	if (!move_checked(&t, "move before fork", a, b, LEN, 0, exp_pair(true, 0), SEED + 3, 0, true))
+		goto out;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		tc_fail(&t, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		close(p2c[1]);
+		close(c2p[0]);
+		_exit(fork_child(a, b, p2c[0], c2p[1]));
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	p2c[0] = c2p[1] = -1;
+
+	expect_pattern(&t, "parent's view of the moved bytes after fork", b, LEN, SEED + 3, 0);
+	rm_fill(b, LEN, SEED + 4, 0);
+	expect_pattern(&t, "parent's own writes", b, LEN, SEED + 4, 0);
+	if (write(p2c[1], &c, 1) != 1 || read(c2p[0], &c, 1) != 1)
+		tc_fail(&t, "sync with child: %s", strerror(errno));
+	if (waitpid(pid, &status, 0) != pid) {
+		tc_fail(&t, "waitpid: %s", strerror(errno));
+		goto out;
+	}
+	if (!WIFEXITED(status))
+		tc_fail(&t, "child did not exit normally (status %#x)", status);
+	else if (WEXITSTATUS(status))
+		tc_fail(&t, "child: %s%s%s%s%s",
+			WEXITSTATUS(status) & CH_INHERITED ? "did not see the moved bytes; " : "",
+			WEXITSTATUS(status) & CH_OWN ? "own writes did not read back; " : "",
+			WEXITSTATUS(status) & CH_LEAK ? "saw the parent's writes; " : "",
+			WEXITSTATUS(status) & CH_SRC ? "vacated source not zero; " : "",
+			WEXITSTATUS(status) & CH_SYNC ? "pipe sync failed; " : "");
+	expect_pattern(&t, "parent's bytes after the child wrote and exited", b, LEN, SEED + 4, 0);
+	check_pageout(&t, "parent's destination", b, LEN);
+	expect_pattern(&t, "parent's bytes after swap-in", b, LEN, SEED + 4, 0);
+	expect_zero(&t, "parent's vacated source", a, LEN);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (p2c[i] >= 0)
+			close(p2c[i]);
+		if (c2p[i] >= 0)
+			close(c2p[i]);
+	}
+	unmap(a, LEN);
+	unmap(b, LEN);
+	tc_report(&t);
+}
+
+/* ------------------------------------------------------------------ */
+/* 5. THP */
+
+/* AnonHugePages (kB) of the VMA starting at @start, or -1. */
+static long anon_huge_kb(const void *start)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long s, e;
+	bool here = false;
+	char line[512];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2) {
+			if (here)
+				break;
+			here = s == (uintptr_t)start;
+		} else if (here && !strncmp(line, "AnonHugePages:", 14)) {
+			kb = strtol(line + 14, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+static const char *thp_setting(void)
+{
+	static char buf[128];
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	snprintf(buf, sizeof(buf), "absent");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			buf[strcspn(buf, "\n")] = 0;
+		fclose(f);
+	}
+	return buf;
+}
+
+/* Two fresh 2 MiB-aligned MADV_HUGEPAGE regions, src populated; returns the THP count or -1. */
+static long thp_setup(struct tc *t, uint8_t **src, uint8_t **dst, unsigned int seed)
+{
+	long kb;
+
+	*src = map_region(LEN, 0, true);
+	*dst = map_region(LEN, 0, true);
+	if (!*src || !*dst) {
+		tc_fail(t, "mmap/MADV_HUGEPAGE: %s", strerror(errno));
+		return -1;
+	}
+	rm_fill(*src, LEN, seed, 0);
+	kb = anon_huge_kb(*src);
+	if (kb < 0) {
+		tc_fail(t, "no smaps entry for %p", (void *)*src);
+		return -1;
+	}
+	if (kb == 0) {
+		tc_skip(t, "no THP allocated for a MADV_HUGEPAGE region (transparent_hugepage/enabled: %s)",
+			thp_setting());
+		return -1;
+	}
+	ksft_print_msg("%s: source has %ld kB AnonHugePages\n", t->name, kb);
+	return kb / (long)(RM_PMD >> 10);
+}
+
+static void test_thp_whole(void)
+{
+	struct tc t = { .name = "thp_whole_pmd" };
+	uint8_t *a = NULL, *b = NULL;
+	long nthp = thp_setup(&t, &a, &b, SEED + 6), kb;
+
+	if (nthp < 0)
+		goto out;
+	/* Each THP moves as one PMD; a 2 MiB slot that got 4 KiB pages moves its table. */
+	if (!move_checked(&t, "4 MiB of THP", a, b, LEN, 0,
+			  (struct exp){ 2 - nthp, 0, nthp }, SEED + 6, 0, false))
+		goto out;
+	kb = anon_huge_kb(b);
+	if (kb != nthp * (long)(RM_PMD >> 10))
+		tc_fail(&t, "destination has %ld kB AnonHugePages, expected %ld", kb,
+			nthp * (long)(RM_PMD >> 10));
+	kb = anon_huge_kb(a);
+	if (kb != 0)
+		tc_fail(&t, "vacated source has %ld kB AnonHugePages", kb);
+	verify_move_state(&t, "4 MiB of THP", a, b, LEN, SEED + 6, 0, LEN, true);
+	check_pageout(&t, "moved THPs", b, LEN);
+	expect_pattern(&t, "THP destination after swap-in", b, LEN, SEED + 6, 0);
+out:
+	unmap(a, LEN);
+	unmap(b, LEN);
+	tc_report(&t);
+}
+
+static void test_thp_split(void)
+{
+	struct tc t = { .name = "thp_split" };
+	uint8_t *a = NULL, *b = NULL;
+	long nthp = thp_setup(&t, &a, &b, SEED + 7), kb;
+	const size_t mib = RM_MB(1);
+
+	if (nthp < 0)
+		goto out;
+	/*
+	 * [1, 3) MiB: the second half of THP 0 and the first half of THP 1,
+	 * both split, their 2 x 256 PTEs moved one by one.
+	 */
+	if (!move_checked(&t, "2 MiB from 1 MiB into a THP", a + mib, b + mib, 2 * mib, 0,
+			  (struct exp){ 0, (long long)(2 * mib / g_ps), 0 }, SEED + 7, mib, true))
+		goto out;
+	kb = anon_huge_kb(a);
+	if (kb != 0)
+		tc_fail(&t, "source still has %ld kB PMD-mapped THP after a partial move", kb);
+	expect_pattern(&t, "source below the moved range", a, mib, SEED + 7, 0);
+	expect_pattern(&t, "source above the moved range", a + 3 * mib, mib, SEED + 7, 3 * mib);
+	expect_zero(&t, "destination below the moved range", b, mib);
+	expect_zero(&t, "destination above the moved range", b + 3 * mib, mib);
+
+	check_pageout(&t, "moved part", b + mib, 2 * mib);
+	check_pageout(&t, "source below the moved range", a, mib);
+	check_pageout(&t, "source above the moved range", a + 3 * mib, mib);
+	expect_pattern(&t, "moved part after swap-in", b + mib, 2 * mib, SEED + 7, mib);
+	expect_pattern(&t, "source below after swap-in", a, mib, SEED + 7, 0);
+	expect_pattern(&t, "source above after swap-in", a + 3 * mib, mib, SEED + 7, 3 * mib);
+out:
+	unmap(a, LEN);
+	unmap(b, LEN);
+	tc_report(&t);
+}
+
+/* ------------------------------------------------------------------ */
+/* 6. same-VMA downward overlapping move (exec stack shift) */
+
+static void test_stack_shift(void)
+{
+	struct tc t = { .name = "stack_shift" };
+	const size_t mib = RM_MB(1), ptes = LEN / g_ps;
+	const struct {
+		const char *what;
+		size_t vma, src, dst, len;	/* offsets from the PMD-aligned VMA start */
+		struct exp e;
+	} cs[] = {
+		/* [2,4)->[0,2): empty slot, table moves; [4,6)->[2,4): that slot is empty now. */
+		{ "shift by 2 MiB, PMD aligned", 6 * mib, 2 * mib, 0, 4 * mib, { 2, 0, 0 } },
+		/* [3,4)->[1,2) PTEs; [4,6)->[2,4) whole extent but the slot still has its table; [6,7)->[4,5) */
+		{ "shift by 2 MiB at 1 MiB offset", 8 * mib, 3 * mib, mib, 4 * mib,
+		  { 0, (long long)ptes, 0 } },
+		/* by 3 pages: never aligned, PTE by PTE, partly inside one page table */
+		{ "shift by 3 pages", 4 * mib, mib, mib - 3 * g_ps, 2 * mib,
+		  { 0, (long long)(2 * mib / g_ps), 0 } },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cs); i++) {
+		uint8_t *v = map_region(cs[i].vma, 0, false);
+		uint8_t *src, *dst;
+		char what[96];
+
+		if (!v) {
+			tc_fail(&t, "mmap: %s", strerror(errno));
+			break;
+		}
+		src = v + cs[i].src;
+		dst = v + cs[i].dst;
+		rm_fill(src, cs[i].len, SEED + 8 + i, 0);
+		if (move_checked(&t, cs[i].what, src, dst, cs[i].len, 0, cs[i].e, SEED + 8 + i, 0,
+				 true)) {
+			expect_zero(&t, "below the destination", v, cs[i].dst);
+			expect_zero(&t, "above the source", src + cs[i].len,
+				    cs[i].vma - cs[i].src - cs[i].len);
+			snprintf(what, sizeof(what), "%s: moved range", cs[i].what);
+			check_pageout(&t, what, dst, cs[i].len);
+			snprintf(what, sizeof(what), "%s: after swap-in", cs[i].what);
+			expect_pattern(&t, what, dst, cs[i].len, SEED + 8 + i, 0);
+			expect_zero(&t, "vacated tail after swap-in", dst + cs[i].len,
+				    cs[i].src - cs[i].dst);
+		}
+		munmap(v, cs[i].vma);
+	}
+	tc_report(&t);
+}
+
+/* ------------------------------------------------------------------ */
+/* 7. ping-pong */
+
+static void test_ping_pong(void)
+{
+	struct tc t = { .name = "ping_pong" };
+	uint8_t *r[2] = { NULL, NULL };
+	bool fresh[2] = { false, true };
+	int k, cur = 0;
+
+	r[0] = map_region(LEN, OFF, false);
+	r[1] = map_region(LEN, OFF, false);
+	if (!r[0] || !r[1]) {
+		tc_fail(&t, "mmap: %s", strerror(errno));
+		goto out;
+	}
+	rm_fill(r[0], LEN, SEED + 11, 0);
+
+	/*
+	 * 20 round trips A->B->A.  NO_REALIGN alternates (Gray code, so both
+	 * directions get both), the vacated side is alternately kept (page
+	 * tables stay) or remapped (none): all four counter cases occur.  Every
+	 * 10th move starts from swapped-out pages.
+	 */
+	for (k = 0; k < 40; k++) {
+		unsigned int flags = ((k ^ (k >> 1)) & 1) ? RUST_MREMAP_NO_REALIGN : 0;
+		int from = k & 1, to = !from;
+		const char *why;
+		char what[64];
+
+		snprintf(what, sizeof(what), "move %d (%s, %s, %s destination)", k,
+			 from ? "B->A" : "A->B", flags ? "NO_REALIGN" : "realign",
+			 fresh[to] ? "fresh" : "kept");
+		if (k % 10 == 5 && swap_usable(&why))
+			check_pageout(&t, "source before the move", r[from], LEN);
+		if (!move_checked(&t, what, r[from], r[to], LEN, flags, exp_pair(fresh[to], flags),
+				  SEED + 11, 0, true))
+			goto out;
+		cur = to;
+		if (!retire(&t, r[from], k % 3 == 0))
+			goto out;
+		fresh[from] = k % 3 != 0;
+	}
+	check_pageout(&t, "destination after 40 moves", r[cur], LEN);
+	expect_pattern(&t, "destination after swap-in", r[cur], LEN, SEED + 11, 0);
+out:
+	unmap(r[0], LEN);
+	unmap(r[1], LEN);
+	tc_report(&t);
+}
+
+/* ------------------------------------------------------------------ */
+
+int main(void)
+{
+	cpu_set_t cpus;
+	int cpu;
+
+	ksft_print_header();
+	ksft_set_plan(8);
+
+	g_ps = rm_page_size();
+	g_fd = rm_open();
+	g_pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (g_pagemap < 0)
+		ksft_exit_fail_msg("open /proc/self/pagemap: %s\n", strerror(errno));
+
+	/*
+	 * Stay on one CPU: MADV_PAGEOUT drains only the local CPU's LRU
+	 * batches, so every page we faulted must be in those.
+	 */
+	cpu = sched_getcpu();
+	if (cpu >= 0) {
+		CPU_ZERO(&cpus);
+		CPU_SET(cpu, &cpus);
+		sched_setaffinity(0, sizeof(cpus), &cpus);
+	}
+
+	test_swap_after_move();
+	test_swap_before_move();
+	test_compaction();
+	test_fork_after_move();
+	test_thp_whole();
+	test_thp_split();
+	test_stack_shift();
+	test_ping_pong();
+
+	close(g_pagemap);
+	close(g_fd);
+	ksft_finished();
+}
