@@ -91,7 +91,7 @@ impl VersionInfo {
         Self {
             abi_version: ABI_VERSION,
             move_size: core::mem::size_of::<MoveArgs>() as u32,
-            flags: FLAGS_ALL as u64,
+            flags: u64::from(FLAGS_ALL),
         }
     }
 }

@@ -273,10 +273,7 @@ impl<'a> MoveControl<'a> {
             let extent = self.extent();
             let whole = extent == PMD_SIZE;
             let (s, d, n) = self.extent_in_range(extent);
-            let src_kind = match Pmd::lookup(self.guard, s) {
-                Some(pmd) => Some((pmd.kind(), pmd)),
-                None => None,
-            };
+            let src_kind = Pmd::lookup(self.guard, s).map(|pmd| (pmd.kind(), pmd));
             match src_kind {
                 None | Some((PmdKind::None, _)) => {}
                 Some((PmdKind::Table, pmd)) => {

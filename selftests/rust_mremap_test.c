@@ -1051,8 +1051,9 @@ int main(int argc, char **argv)
 		.kind = K_OVERLAP, .overlap_extra = RM_KB(4), .exp_pmd = 0, .exp_pte = 1280 };
 
 	plan = ARRAY_SIZE(fails);
+	/* Each case: dry run and move, and the mremap() differential if it has one. */
 	for (unsigned int i = 0; i < ncases; i++)
-		plan += 2 + (cases[i].differential ? 1 : 0);
+		plan += 2 + !!cases[i].differential;
 	ksft_set_plan(plan);
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(fails); i++)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Kernel-style checks: rustfmt and clippy (CLIPPY=1) on the module and on
+# the kernel crate our patches extend, checkpatch on every patch of the
+# series and on the C selftests.  Exits non-zero on any finding.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+# shellcheck source=versions.env
+. "$here/versions.env"
+cache=${RUST_MREMAP_CACHE:-$HOME/.cache/rust_mremap}
+src=$cache/src build=${KDIR:-$cache/build}
+rc=0
+fail() { echo "lint: $*" >&2; rc=1; }
+
+# rustfmt, with the kernel's own configuration.
+rustfmt --check --edition 2021 --config-path "$src/.rustfmt.toml" "$repo"/*.rs ||
+	fail "rustfmt: the module is not formatted (run rustfmt as above without --check)"
+(cd "$src" && rustfmt --check --edition 2021 --config-path .rustfmt.toml \
+	rust/kernel/mm.rs rust/kernel/mm/pgtable.rs rust/kernel/mm/virt.rs rust/kernel/task.rs) ||
+	fail "rustfmt: the patched kernel crate is not formatted"
+
+# clippy: the module, then the kernel crate (touching a file forces the check).
+out=$(make -s -C "$build" LLVM="-$LLVM_VERSION" CLIPPY=1 M="$repo" MO="$cache/module-clippy" modules 2>&1)
+grep -E '^(warning|error)' <<<"$out" && { echo "$out" >&2; fail "clippy: the module"; }
+touch "$src/rust/kernel/mm/pgtable.rs"
+out=$(make -s -C "$build" LLVM="-$LLVM_VERSION" CLIPPY=1 -j"$(nproc)" rust/kernel.o 2>&1)
+grep -E '^(warning|error)' <<<"$out" && { echo "$out" >&2; fail "clippy: the kernel crate"; }
+
+# checkpatch: the series (a new file's MAINTAINERS reminder is covered by
+# the existing mm/ and rust/kernel/mm/ entries) and the selftests.
+for p in "$repo"/kernel/patches/*.patch; do
+	"$src/scripts/checkpatch.pl" --no-tree -q --ignore FILE_PATH_CHANGES "$p" ||
+		fail "checkpatch: $(basename "$p")"
+done
+# In the tests, volatile forces a real read, ENOSYS is a syscall's answer
+# being checked, and a word in a message may match a function's name.
+"$src/scripts/checkpatch.pl" --no-tree -q \
+	--ignore FILE_PATH_CHANGES,VOLATILE,ENOSYS,EMBEDDED_FUNCTION_NAME \
+	-f "$repo"/selftests/*.c "$repo"/selftests/*.h "$repo"/include/uapi/linux/rust_mremap.h ||
+	fail "checkpatch: selftests or UAPI header"
+
+[ $rc = 0 ] && echo "lint: clean" >&2
+exit $rc
