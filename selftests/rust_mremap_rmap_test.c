@@ -10,7 +10,7 @@
  *    a folio whose rmap is wrong is not unmapped and never reaches swap, so
  *    /proc/self/pagemap must show (nearly) every moved page as swapped;
  *  - swap-in: the swap cache folio is mapped again at the new address;
- *  - compaction (migration), fork + COW.
+ *  - migration (MADV_SOFT_OFFLINE of chosen pages, compaction), fork + COW.
  *
  * Whether MADV_PAGEOUT works at all here is measured once on an unmoved
  * control region: if it does not (no swap device, ...), the rmap checks are
@@ -597,9 +597,49 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
-/* 3. compaction (migration walks the rmap) between moves */
+/*
+ * 3. migration between moves.  Compaction may or may not pick the moved
+ * pages, so the proof is MADV_SOFT_OFFLINE, which migrates exactly the
+ * pages it is given: try_to_migrate() and remove_migration_ptes() find
+ * each mapping through the rmap, so a folio whose mapping or index is
+ * wrong cannot migrate (the madvise fails, or the page keeps its PFN).
+ * Compaction runs too, as extra churn.
+ */
 
 #define COMPACT_PATH	"/proc/sys/vm/compact_memory"
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE 101
+#endif
+#define SOFT_OFFLINE_STRIDE 64	/* pages: 16 of a 4 MiB region per move */
+
+/* Soft-offline every SOFT_OFFLINE_STRIDE-th page of @p; all must migrate. */
+static bool soft_offline(struct tc *t, const char *what, uint8_t *p, size_t n,
+			 const uint64_t *pfn_before, uint64_t *pfn_after)
+{
+	size_t i, done = 0;
+
+	for (i = 0; i < n; i += SOFT_OFFLINE_STRIDE) {
+		if (madvise(p + i * g_ps, g_ps, MADV_SOFT_OFFLINE)) {
+			tc_fail(t, "%s: MADV_SOFT_OFFLINE of page %zu: %s", what, i, strerror(errno));
+			return false;
+		}
+	}
+	if (!pm_read(p, n, pfn_after)) {
+		tc_fail(t, "%s: pagemap: %s", what, strerror(errno));
+		return false;
+	}
+	for (i = 0; i < n; i += SOFT_OFFLINE_STRIDE) {
+		if (!(pfn_after[i] & PM_PRESENT) ||
+		    (pfn_after[i] & PM_PFN_MASK) == (pfn_before[i] & PM_PFN_MASK)) {
+			tc_fail(t, "%s: page %zu was not migrated by MADV_SOFT_OFFLINE", what, i);
+			return false;
+		}
+		done++;
+	}
+	ksft_print_msg("%s: %s: MADV_SOFT_OFFLINE migrated %zu of %zu chosen pages\n", t->name,
+		       what, done, done);
+	return true;
+}
 
 static bool compact(struct tc *t)
 {
@@ -615,7 +655,7 @@ static bool compact(struct tc *t)
 
 static void test_compaction(void)
 {
-	struct tc t = { .name = "compaction" };
+	struct tc t = { .name = "migration" };
 	size_t n = LEN / g_ps;
 	uint64_t *pfn0 = NULL, *pfn1 = NULL;
 	uint8_t *r[2] = { NULL, NULL };
@@ -657,6 +697,8 @@ static void test_compaction(void)
 			migrated += (pfn0[i] & PM_PFN_MASK) != (pfn1[i] & PM_PFN_MASK);
 		ksft_print_msg("%s: %s: compaction migrated %zu of %zu pages\n", t.name, what,
 			       migrated, n);
+		if (!soft_offline(&t, what, r[to], n, pfn1, pfn0))
+			goto out;
 		if (!verify_move_state(&t, what, r[from], r[to], LEN, SEED + 2, 0, LEN, true))
 			goto out;
 		if (!retire(&t, r[from], k % 3 == 1))
