@@ -19,7 +19,8 @@ run: module-oot selftests
 	vm/run.sh run $(CURDIR)/vm/guest-run.sh $(CACHE)/module/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_demo
 
 check: module-oot module-intree selftests
-	vm/run.sh check $(CURDIR)/vm/guest-check.sh $(CACHE)/module/rust_mremap.ko $(SELFTESTS_OUT)
+	vm/run.sh check $(CURDIR)/vm/guest-check.sh $(CACHE)/module/rust_mremap.ko $(SELFTESTS_OUT) \
+		$(KDIR)/drivers/misc/rust_mremap/rust_mremap.ko
 
 bench: module-oot selftests
 	vm/run.sh bench $(CURDIR)/vm/guest-bench.sh $(CACHE)/module/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_bench $(BENCH_ARGS)

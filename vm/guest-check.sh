@@ -1,17 +1,19 @@
 #!/bin/bash
 # Guest side of 'make check': load the module, run every selftest binary,
 # unload, then scan dmesg.  TAP on stdout; the closing line counts tests.
-#   guest-check.sh KO TESTDIR
+#   guest-check.sh KO TESTDIR [INTREE-KO]
+# With INTREE-KO, the module built in tree (drivers/misc/rust_mremap) is
+# loaded too, after the suite, and must answer the device test.
 set -u
 . "$(dirname "$0")/guest-lib.sh"
-ko=$1 testdir=$2
+ko=$1 testdir=$2 intree=${3:-}
 guest_setup
 
 mapfile -t tests < <(sed "s|^|$testdir/|" "$testdir/tests.list" 2>/dev/null)
 [ ${#tests[@]} -gt 0 ] || { echo "Bail out! no tests listed in $testdir/tests.list"; guest_exit 1; }
 pass=0 fail=0 skip=0 n=0
 echo "TAP version 13"
-echo "1..$(( ${#tests[@]} + 3 ))"
+echo "1..$(( ${#tests[@]} + 3 + (${#intree} > 0) ))"
 
 result() { # result OK? NAME [DIRECTIVE]
 	n=$((n + 1))
@@ -62,6 +64,13 @@ if rmmod rust_mremap; then
 	result 0 "module: unload"; pass=$((pass + 1))
 else
 	result 1 "module: unload"; fail=$((fail + 1))
+fi
+if [ -n "$intree" ]; then
+	out=$(load_module "$intree" && "$testdir/rust_mremap_dev_test" 2>&1 && rmmod rust_mremap)
+	rc=$?
+	sed 's/^/# /' <<<"$out"
+	result $rc "module: the in-tree build ($intree) loads, answers and unloads"
+	[ $rc = 0 ] && pass=$((pass + 1)) || fail=$((fail + 1))
 fi
 if dmesg_clean; then
 	result 0 "dmesg: no WARN/BUG/lockdep/page_table_check report"; pass=$((pass + 1))
