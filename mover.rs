@@ -269,48 +269,67 @@ impl<'a> MoveControl<'a> {
         self.try_realign_addr();
         let mut slots = SlotModel::default();
         let mut c = Counters::default();
-        while !self.done() {
-            let extent = self.extent();
-            let whole = extent == PMD_SIZE;
-            let (s, d, n) = self.extent_in_range(extent);
-            let src_kind = Pmd::lookup(self.guard, s).map(|pmd| (pmd.kind(), pmd));
-            match src_kind {
-                None | Some((PmdKind::None, _)) => {}
-                Some((PmdKind::Table, pmd)) => {
-                    let scan = pmd.scan(self.src_vma, s, n / PAGE_SIZE)?;
-                    if scan.busy {
-                        return Err(EBUSY);
-                    }
-                    if whole && scan.table_ok && slots.is_none(self.guard, self.new_addr)? {
-                        c.pmd_moves += 1;
-                        slots.set(self.old_addr, PmdKind::None)?;
-                    } else {
-                        c.pte_moves += scan.entries as u64;
-                    }
-                    slots.set(d, PmdKind::Table)?;
-                }
-                Some((_, pmd)) => {
-                    // A THP (or one being migrated): moves whole or is split.
-                    let scan = pmd.scan(self.src_vma, s, n / PAGE_SIZE)?;
-                    if scan.busy {
-                        return Err(EBUSY);
-                    }
-                    if whole && slots.is_none(self.guard, d)? {
-                        c.huge_pmd_moves += 1;
-                        slots.set(s, PmdKind::None)?;
-                        slots.set(d, PmdKind::Huge)?;
-                    } else {
-                        c.pte_moves += (n / PAGE_SIZE) as u64;
-                        slots.set(s, PmdKind::Table)?;
-                        slots.set(d, PmdKind::Table)?;
-                    }
-                }
+        let mut retries = 0;
+        let res = loop {
+            if self.done() {
+                break Ok(c);
             }
-            self.next(extent);
-        }
+            let extent = self.extent();
+            match self.plan_extent(extent, &mut slots, &mut c) {
+                Ok(()) => {
+                    retries = 0;
+                    self.next(extent);
+                }
+                // The entry changed kind under us (reclaim split a THP): look again.
+                Err(e) if e == EAGAIN && retries < MAX_RETRIES => retries += 1,
+                Err(e) => break Err(e),
+            }
+        };
         self.old_addr = start.0;
         self.new_addr = start.1;
-        Ok(c)
+        res
+    }
+
+    /// Plans one extent: what [`Self::move_extent`] will do with it.
+    fn plan_extent(&self, extent: usize, slots: &mut SlotModel, c: &mut Counters) -> Result {
+        let whole = extent == PMD_SIZE;
+        let (s, d, n) = self.extent_in_range(extent);
+        let Some(pmd) = Pmd::lookup(self.guard, s) else {
+            return Ok(());
+        };
+        match pmd.kind() {
+            PmdKind::None => {}
+            PmdKind::Table => {
+                let scan = pmd.scan(self.src_vma, s, n / PAGE_SIZE)?;
+                if scan.busy {
+                    return Err(EBUSY);
+                }
+                if whole && scan.table_ok && slots.is_none(self.guard, d)? {
+                    c.pmd_moves += 1;
+                    slots.set(s, PmdKind::None)?;
+                } else {
+                    c.pte_moves += scan.entries as u64;
+                }
+                slots.set(d, PmdKind::Table)?;
+            }
+            kind => {
+                // A THP moves whole or is split. One being migrated (`Other`) cannot be looked
+                // into; the move waits for the migration and then checks it.
+                if kind == PmdKind::Huge && pmd.scan(self.src_vma, s, n / PAGE_SIZE)?.busy {
+                    return Err(EBUSY);
+                }
+                if whole && slots.is_none(self.guard, d)? {
+                    c.huge_pmd_moves += 1;
+                    slots.set(s, PmdKind::None)?;
+                    slots.set(d, PmdKind::Huge)?;
+                } else {
+                    c.pte_moves += (n / PAGE_SIZE) as u64;
+                    slots.set(s, PmdKind::Table)?;
+                    slots.set(d, PmdKind::Table)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `EEXIST` if the destination maps anything, outside the part that overlaps the source.
