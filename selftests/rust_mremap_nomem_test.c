@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A move stopped part-way loses nothing.  With fault injection's fail-nth
+ * (Documentation/fault-injection), the N-th allocation of the move ioctl
+ * fails, for N = 1, 2, ... until the move no longer reaches an N-th
+ * allocation.  Each run must end in one of two ways:
+ *  - success, with every byte at the destination; or
+ *  - ENOMEM, with `moved` saying exactly how far it got: [src, src + moved)
+ *    reads at [dst, dst + moved), [src + moved, src + len) is still at the
+ *    source, and the rest of each side reads as zero.
+ * Two layouts: a mutually misaligned move, where every destination page
+ * table is allocated on the way (so failures land part-way), and a
+ * realigned mutually aligned move that ends in a partial PMD.
+ */
+#include <sys/syscall.h>
+
+#include "rust_mremap_lib.h"
+
+#define SEED		0x40e
+#define MAX_NTH		400
+
+struct knob {
+	const char *path;
+	const char *value;
+	char saved[32];
+	bool set;
+};
+
+static struct knob knobs[] = {
+	/* GFP_KERNEL allocations may sleep: do not exempt them. */
+	{ .path = "/sys/kernel/debug/failslab/ignore-gfp-wait", .value = "N" },
+	{ .path = "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", .value = "N" },
+	/* Page tables are order-0 pages. */
+	{ .path = "/sys/kernel/debug/fail_page_alloc/min-order", .value = "0" },
+	{ .path = "/sys/kernel/debug/failslab/verbose", .value = "0" },
+	{ .path = "/sys/kernel/debug/fail_page_alloc/verbose", .value = "0" },
+};
+
+static bool knob_write(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	bool ok = fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool knob_read(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return true;
+}
+
+static void knobs_restore(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++)
+		if (knobs[i].set)
+			knob_write(knobs[i].path, knobs[i].saved);
+}
+
+/* Returns NULL when ready, or why fault injection is not available. */
+static const char *knobs_setup(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
+		if (!knob_read(knobs[i].path, knobs[i].saved, sizeof(knobs[i].saved)))
+			return knobs[i].path;
+		if (!knob_write(knobs[i].path, knobs[i].value))
+			return knobs[i].path;
+		knobs[i].set = true;
+	}
+	return NULL;
+}
+
+struct layout {
+	const char *name;
+	size_t len;
+	size_t src_off;		/* offset of src within a PMD */
+	size_t dst_off;		/* offset of dst within a PMD */
+	bool want_partial;	/* some failure must land part-way */
+};
+
+/* Checks the state after a move of @len that reports @moved; returns a reason or NULL. */
+static const char *check_split(const uint8_t *src, const uint8_t *dst, size_t len, size_t moved)
+{
+	if (moved > len || moved % rm_page_size())
+		return "moved is out of range or not page aligned";
+	if (rm_check(dst, moved, SEED, 0) != (size_t)-1)
+		return "a byte below moved is not at the destination";
+	if (!rm_all_zero(src, moved))
+		return "the source below moved is not empty";
+	if (rm_check(src + moved, len - moved, SEED, moved) != (size_t)-1)
+		return "a byte above moved is not at the source any more";
+	if (!rm_all_zero(dst + moved, len - moved))
+		return "the destination above moved is not empty";
+	return NULL;
+}
+
+static void run_layout(int fd, int nth_fd, const struct layout *l)
+{
+	size_t enomem = 0, partial = 0, first_partial = 0;
+	const char *why = NULL;
+	char buf[32];
+	int n;
+
+	for (n = 1; n <= MAX_NTH; n++) {
+		struct rust_mremap_move m;
+		uint8_t *src, *dst;
+		ssize_t r;
+		int ret;
+
+		src = rm_find_hole(l->len, RM_PMD, l->src_off, RM_MB(4));
+		src = src ? rm_map_at(src, l->len, PROT_READ | PROT_WRITE) : NULL;
+		dst = rm_find_hole(l->len, RM_PMD, l->dst_off, RM_MB(4));
+		dst = dst ? rm_map_at(dst, l->len, PROT_READ | PROT_WRITE) : NULL;
+		if (!src || !dst) {
+			why = "could not map the regions";
+			break;
+		}
+		rm_fill(src, l->len, SEED, 0);
+
+		snprintf(buf, sizeof(buf), "%d", n);
+		if (pwrite(nth_fd, buf, strlen(buf), 0) != (ssize_t)strlen(buf)) {
+			why = "cannot write fail-nth";
+			break;
+		}
+		ret = rm_move(fd, RUST_MREMAP_PIDFD_SELF, 0, src, dst, l->len, &m);
+		/* Read and disarm before touching memory: a fault left armed would hit us. */
+		r = pread(nth_fd, buf, sizeof(buf) - 1, 0);
+		if (pwrite(nth_fd, "0", 1, 0) != 1 || r <= 0) {
+			why = "cannot read or reset fail-nth";
+			break;
+		}
+		buf[r] = 0;
+
+		if (ret && ret != -ENOMEM) {
+			ksft_print_msg("%s: fail-nth %d: unexpected error %s\n", l->name, n,
+				       strerror(-ret));
+			why = "an injected failure gave another errno than ENOMEM";
+			break;
+		}
+		why = check_split(src, dst, l->len, ret ? m.moved : l->len);
+		if (!why && !ret && m.moved != l->len)
+			why = "success with moved != len";
+		if (why) {
+			ksft_print_msg("%s: fail-nth %d: ret %d moved %llu\n", l->name, n, ret,
+				       (unsigned long long)m.moved);
+			break;
+		}
+		if (ret) {
+			enomem++;
+			if (m.moved && m.moved < l->len) {
+				partial++;
+				if (!first_partial)
+					first_partial = m.moved;
+			}
+		}
+		munmap(src, l->len);
+		munmap(dst, l->len);
+		/* The fault was not injected: the move made fewer than n allocations. */
+		if (atoi(buf) != 0)
+			break;
+	}
+
+	if (!why && n > MAX_NTH)
+		why = "the move kept allocating past the limit of this test";
+	if (!why && !enomem)
+		why = "no injected failure reached the move (fault injection inert?)";
+	if (!why && l->want_partial && !partial)
+		why = "no failure landed part-way";
+	ksft_print_msg("%s: %d allocations, %zu ENOMEM stops (%zu part-way, first at %zu bytes), all exact\n",
+		       l->name, n - 1, enomem, partial, first_partial);
+	ksft_test_result(!why, "%s%s%s\n", l->name, why ? ": " : "", why ? why : "");
+}
+
+int main(void)
+{
+	static const struct layout layouts[] = {
+		{ .name = "mutually misaligned 8 MiB move (dst +4 KiB), failure at every allocation",
+		  .len = RM_MB(8), .src_off = 0, .dst_off = RM_KB(4), .want_partial = true },
+		{ .name = "realigned 5.5 MiB move at 1 MiB offsets, failure at every allocation",
+		  .len = RM_MB(5) + RM_KB(512), .src_off = RM_MB(1), .dst_off = RM_MB(1),
+		  .want_partial = true },
+	};
+	const char *missing;
+	char path[64];
+	int fd, nth_fd;
+
+	ksft_print_header();
+	ksft_set_plan(ARRAY_SIZE(layouts));
+	fd = rm_open();
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth", (long)syscall(SYS_gettid));
+	nth_fd = open(path, O_RDWR);
+	missing = nth_fd < 0 ? path : knobs_setup();
+	if (missing) {
+		knobs_restore();
+		for (size_t i = 0; i < ARRAY_SIZE(layouts); i++)
+			ksft_test_result_skip("%s: %s unavailable (CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC)\n",
+					      layouts[i].name, missing);
+		ksft_finished();
+	}
+
+	for (size_t i = 0; i < ARRAY_SIZE(layouts); i++)
+		run_layout(fd, nth_fd, &layouts[i]);
+
+	knobs_restore();
+	close(nth_fd);
+	ksft_finished();
+}
