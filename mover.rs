@@ -7,8 +7,8 @@
 //! tables move, and each anonymous folio is relocated to the destination VMA's rmap (see
 //! `kernel::mm::pgtable`). The steps, under the target's mmap write lock:
 //!
-//! 1. [`validate`]: arguments (`EINVAL`), target and ptrace right (`EBADF`, `ESRCH`, `EPERM`),
-//!    VMAs (`EFAULT`, `EOPNOTSUPP`, `EINVAL`).
+//! 1. [`check_args`] (`EINVAL`), [`target_mm`] (`EBADF`, `ESRCH`, `EPERM`), then, under the lock,
+//!    [`validate`]: the VMAs (`EFAULT`, `EOPNOTSUPP`, `EINVAL`).
 //! 2. [`MoveControl::plan`]: walk the range as the move will, without changing anything, to find a
 //!    populated destination (`EEXIST`) or an entry that cannot move (`EBUSY`) before anything moves,
 //!    and to count what the move will do (`RUST_MREMAP_DRY_RUN` stops here).
