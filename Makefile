@@ -10,20 +10,28 @@
 
 CACHE ?= $(HOME)/.cache/rust_mremap
 export RUST_MREMAP_CACHE := $(CACHE)
-KDIR ?= $(CACHE)/build
+# The kernel flavour (scripts/build-kernel.sh): "check" is the debug kernel
+# the suite runs on; "bench" the production-like one 'make bench' builds.
+FLAVOUR ?= check
+bench: FLAVOUR := bench
+flavour_sfx = $(if $(filter check,$(FLAVOUR)),,-$(FLAVOUR))
+export RUST_MREMAP_FLAVOUR = $(FLAVOUR)
+KDIR ?= $(CACHE)/build$(flavour_sfx)
 export KDIR
+MODDIR = $(CACHE)/module$(flavour_sfx)
+export RUST_MREMAP_MODDIR = $(MODDIR)
 SELFTESTS_OUT := $(CACHE)/selftests
 KSFT_DIR := $(CACHE)/src/tools/testing/selftests
 
 run: module-oot selftests
-	vm/run.sh run $(CURDIR)/vm/guest-run.sh $(CACHE)/module/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_demo
+	vm/run.sh run $(CURDIR)/vm/guest-run.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_demo
 
 check: module-oot module-intree selftests
-	vm/run.sh check $(CURDIR)/vm/guest-check.sh $(CACHE)/module/rust_mremap.ko $(SELFTESTS_OUT) \
+	vm/run.sh check $(CURDIR)/vm/guest-check.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT) \
 		$(KDIR)/drivers/misc/rust_mremap/rust_mremap.ko
 
 bench: module-oot selftests
-	vm/run.sh bench $(CURDIR)/vm/guest-bench.sh $(CACHE)/module/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_bench $(BENCH_ARGS)
+	vm/run.sh bench $(CURDIR)/vm/guest-bench.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_bench $(BENCH_ARGS)
 
 setup:
 	@scripts/setup.sh
@@ -47,6 +55,6 @@ lint: kernel
 	scripts/lint.sh
 
 clean:
-	rm -rf $(CACHE)/module $(SELFTESTS_OUT)
+	rm -rf $(CACHE)/module $(CACHE)/module-* $(SELFTESTS_OUT)
 
 .PHONY: run check bench setup kernel module-oot module-intree selftests lint clean

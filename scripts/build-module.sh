@@ -29,7 +29,7 @@ if [ "${1:-}" = --in-tree ]; then
 	"${make_k[@]}" -j"$(nproc)" modules >&2
 	echo "$build/drivers/misc/rust_mremap/rust_mremap.ko"
 else
-	out=$cache/module
+	out=${RUST_MREMAP_MODDIR:-$cache/module}
 	mkdir -p "$out"
 	"${make_k[@]}" M="$repo" MO="$out" modules >&2
 	echo "$out/rust_mremap.ko"
