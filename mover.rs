@@ -8,12 +8,13 @@
 //! `kernel::mm::pgtable`). The steps, under the target's mmap write lock:
 //!
 //! 1. [`check_args`] (`EINVAL`), [`target_mm`] (`EBADF`, `ESRCH`, `EPERM`), then, under the lock,
-//!    [`validate`]: the VMAs (`EFAULT`, `EOPNOTSUPP`, `EINVAL`).
+//!    [`validate`]: the VMAs (`EFAULT`, `EPERM` for sealed, `EOPNOTSUPP`, `EINVAL`), checked and
+//!    write-locked as a `kernel::mm::pgtable::MovePair`.
 //! 2. [`MoveControl::plan`]: walk the range as the move will, without changing anything, to find a
 //!    populated destination (`EEXIST`) or an entry that cannot move (`EBUSY`) before anything moves,
 //!    and to count what the move will do (`RUST_MREMAP_DRY_RUN` stops here).
 //! 3. [`MoveControl::execute`]: the walk itself. Races the plan cannot see (a pin taken by GUP-fast
-//!    meanwhile) stop it part-way, and `moved` then says exactly how far it got.
+//!    meanwhile) and a fatal signal stop it part-way, and `moved` then says exactly how far it got.
 //!
 //! The walk realigns its start down to a PMD boundary exactly as mainline's `try_realign_addr()`
 //! does, so that a mutually aligned move moves whole page tables from the first extent on.
@@ -21,10 +22,9 @@
 use kernel::{
     mm::{
         pgtable::{
-            is_private_anon, move_huge_pmd, move_ptes, move_table, pmd_align_down, Blocker,
-            LockedFolio, MmuInvalidation, MoveVma, Pmd, PmdKind, PtesMoved, TableScratch, PMD_SIZE,
+            pmd_align_down, Blocker, LockedFolio, MmuInvalidation, MovePair, MoveVma, Pmd, PmdKind,
+            PtesMoved, TableScratch, PMD_SIZE,
         },
-        virt::{flags, VmaRef},
         MmWithUser, MmapWriteGuard,
     },
     page::PAGE_SIZE,
@@ -60,12 +60,11 @@ pub(crate) fn move_memory(args: &mut MoveArgs) -> Result {
         return Err(EINVAL);
     }
     let guard = mm.mmap_write_lock_killable()?;
-    let (src_vma, dst_vma) = validate(&guard, src, dst, len)?;
-    // From here no page fault runs in either VMA, so the plan stays true for the move.
-    guard.vma_start_write(src_vma)?;
-    guard.vma_start_write(dst_vma)?;
+    // Both VMAs are write-locked from here: no page fault runs in them, so the plan stays true
+    // for the move.
+    let pair = validate(&guard, src, dst, len)?;
 
-    let mut pmc = MoveControl::new(&guard, src_vma, dst_vma, src, dst, len, args.flags);
+    let mut pmc = MoveControl::new(&pair, src, dst, len, args.flags);
     let plan = pmc.plan()?;
     if args.flags & DRY_RUN != 0 {
         set_counters(args, &plan);
@@ -121,39 +120,30 @@ fn target_mm(pidfd: i32) -> Result<ARef<MmWithUser>> {
         .map_err(|e| if e == EACCES { EPERM } else { e })
 }
 
-/// Looks up the VMAs of the two ranges and checks they are movable and agree.
+/// Looks up the VMAs of the two ranges, checks that memory may move between them and write-locks
+/// them: for `src`, then for `dst`, each range inside one VMA (`EFAULT`) that is not sealed (`EPERM`)
+/// and is private anonymous memory (`EOPNOTSUPP`); then the two agree (`EINVAL`).
 fn validate<'a>(
     guard: &'a MmapWriteGuard<'a>,
     src: usize,
     dst: usize,
     len: usize,
-) -> Result<(&'a VmaRef, &'a VmaRef)> {
-    let lookup = |addr: usize| -> Result<&'a VmaRef> {
+) -> Result<MovePair<'a>> {
+    let endpoint = |addr: usize| -> Result<MoveVma<'a>> {
         let vma = guard.vma_lookup(addr).ok_or(EFAULT)?;
         if addr + len > vma.end() {
             return Err(EFAULT);
         }
-        if !is_private_anon(vma) || vma.userfaultfd_armed() {
-            return Err(EOPNOTSUPP);
-        }
-        Ok(vma)
+        MoveVma::new(guard, vma)
     };
-    let (src_vma, dst_vma) = (lookup(src)?, lookup(dst)?);
-
-    let same = flags::READ | flags::WRITE | flags::EXEC | flags::LOCKED;
-    if src_vma.flags() & same != dst_vma.flags() & same
-        || src_vma.page_prot() != dst_vma.page_prot()
-    {
-        return Err(EINVAL);
-    }
-    Ok((src_vma, dst_vma))
+    let src_vma = endpoint(src)?;
+    let dst_vma = endpoint(dst)?;
+    MovePair::new(src_vma, dst_vma)
 }
 
 /// The state of one move: mainline's `struct pagetable_move_control`.
 struct MoveControl<'a> {
-    guard: &'a MmapWriteGuard<'a>,
-    src_vma: &'a VmaRef,
-    dst_vma: &'a VmaRef,
+    pair: &'a MovePair<'a>,
     /// Where the walk is (starts at the realigned address, if realigned).
     old_addr: usize,
     new_addr: usize,
@@ -165,25 +155,19 @@ struct MoveControl<'a> {
 }
 
 impl<'a> MoveControl<'a> {
-    fn new(
-        guard: &'a MmapWriteGuard<'a>,
-        src_vma: &'a VmaRef,
-        dst_vma: &'a VmaRef,
-        src: usize,
-        dst: usize,
-        len: usize,
-        flags: u32,
-    ) -> Self {
+    fn new(pair: &'a MovePair<'a>, src: usize, dst: usize, len: usize, flags: u32) -> Self {
         Self {
-            guard,
-            src_vma,
-            dst_vma,
+            pair,
             old_addr: src,
             new_addr: dst,
             old_end: src + len,
             len_in: len,
             no_realign: flags & NO_REALIGN != 0,
         }
+    }
+
+    fn guard(&self) -> &'a MmapWriteGuard<'a> {
+        self.pair.src().guard()
     }
 
     /// The source address the user asked for.
@@ -202,8 +186,8 @@ impl<'a> MoveControl<'a> {
     /// that precedes `addr` along: the `|DDDDddddSSSSssss|` case) and no VMA lies between the
     /// boundary and `addr`. Unlike mainline there is no exception for the exec stack: bytes
     /// outside `[src, src + len)` are never moved.
-    fn can_align_down(&self, vma: &VmaRef, addr: usize) -> bool {
-        vma.start() == addr && !self.guard.vma_intersects(pmd_align_down(addr), addr)
+    fn can_align_down(&self, vma: &MoveVma<'_>, addr: usize) -> bool {
+        vma.vma().start() == addr && !self.guard().vma_intersects(pmd_align_down(addr), addr)
     }
 
     /// Mainline's `can_realign_addr()`.
@@ -218,8 +202,8 @@ impl<'a> MoveControl<'a> {
             && old_align != 0
             // Only when source and destination are mutually aligned.
             && old_align == new_align
-            && self.can_align_down(self.src_vma, self.old_addr)
-            && self.can_align_down(self.dst_vma, self.new_addr)
+            && self.can_align_down(self.pair.src(), self.old_addr)
+            && self.can_align_down(self.pair.dst(), self.new_addr)
     }
 
     /// Mainline's `try_realign_addr()`: moves the start, not the end.
@@ -294,17 +278,17 @@ impl<'a> MoveControl<'a> {
     fn plan_extent(&self, extent: usize, slots: &mut SlotModel, c: &mut Counters) -> Result {
         let whole = extent == PMD_SIZE;
         let (s, d, n) = self.extent_in_range(extent);
-        let Some(pmd) = Pmd::lookup(self.guard, s) else {
+        let Some(pmd) = self.pair.src().pmd(s)? else {
             return Ok(());
         };
         match pmd.kind() {
             PmdKind::None => {}
             PmdKind::Table => {
-                let scan = pmd.scan(self.src_vma, s, n / PAGE_SIZE)?;
+                let scan = pmd.scan(self.pair.src(), s, n / PAGE_SIZE)?;
                 if scan.busy {
                     return Err(EBUSY);
                 }
-                if whole && scan.table_ok && slots.is_none(self.guard, d)? {
+                if whole && scan.table_ok && slots.is_none(self.pair.dst(), d)? {
                     c.pmd_moves += 1;
                     slots.set(s, PmdKind::None)?;
                 } else {
@@ -315,10 +299,10 @@ impl<'a> MoveControl<'a> {
             kind => {
                 // A THP moves whole or is split. One being migrated (`Other`) cannot be looked
                 // into; the move waits for the migration and then checks it.
-                if kind == PmdKind::Huge && pmd.scan(self.src_vma, s, n / PAGE_SIZE)?.busy {
+                if kind == PmdKind::Huge && pmd.scan(self.pair.src(), s, n / PAGE_SIZE)?.busy {
                     return Err(EBUSY);
                 }
-                if whole && slots.is_none(self.guard, d)? {
+                if whole && slots.is_none(self.pair.dst(), d)? {
                     c.huge_pmd_moves += 1;
                     slots.set(s, PmdKind::None)?;
                     slots.set(d, PmdKind::Huge)?;
@@ -344,12 +328,12 @@ impl<'a> MoveControl<'a> {
         let mut addr = dst;
         while addr < end {
             let next = (pmd_align_down(addr) + PMD_SIZE).min(end);
-            if let Some(pmd) = Pmd::lookup(self.guard, addr) {
+            if let Some(pmd) = self.pair.dst().pmd(addr)? {
                 match pmd.kind() {
                     PmdKind::None => {}
                     PmdKind::Table => {
                         if pmd
-                            .scan(self.dst_vma, addr, (next - addr) / PAGE_SIZE)?
+                            .scan(self.pair.dst(), addr, (next - addr) / PAGE_SIZE)?
                             .entries
                             != 0
                         {
@@ -364,19 +348,22 @@ impl<'a> MoveControl<'a> {
         Ok(())
     }
 
-    /// The move itself.
+    /// The move itself. Between extents it yields the CPU and stops (`EINTR`, part-way) if the
+    /// caller is being killed, so a long move does not hold the target's mmap lock for a task that
+    /// is gone.
     fn execute(&mut self, c: &mut Counters) -> Result {
-        let src_vma = MoveVma::new(self.guard, self.src_vma)?;
-        let dst_vma = MoveVma::new(self.guard, self.dst_vma)?;
         let mut scratch = TableScratch::new()?;
 
         self.try_realign_addr();
-        let _mmu = MmuInvalidation::start(self.guard, self.old_addr, self.old_end)?;
+        let _mmu = MmuInvalidation::start(self.guard(), self.old_addr, self.old_end)?;
         let mut retries = 0;
         while !self.done() {
             cond_resched();
+            if kernel::current!().fatal_signal_pending() {
+                return Err(EINTR);
+            }
             let extent = self.extent();
-            match self.move_extent(&src_vma, &dst_vma, extent, &mut scratch, c)? {
+            match self.move_extent(extent, &mut scratch, c)? {
                 Step::Done => {
                     retries = 0;
                     self.next(extent);
@@ -395,26 +382,25 @@ impl<'a> MoveControl<'a> {
     /// Moves one extent: a whole table, a THP, or entry by entry.
     fn move_extent(
         &mut self,
-        src_vma: &MoveVma<'_>,
-        dst_vma: &MoveVma<'_>,
         extent: usize,
         scratch: &mut TableScratch,
         c: &mut Counters,
     ) -> Result<Step> {
-        let (old, new) = (self.old_addr, self.new_addr);
-        let Some(src) = Pmd::lookup(self.guard, old) else {
+        // The realigned first extent starts below the VMAs; its entry is the same.
+        let (s, d, _) = self.extent_in_range(extent);
+        let Some(src) = self.pair.src().pmd(s)? else {
             return Ok(Step::Done);
         };
         let kind = src.kind();
         if kind == PmdKind::None {
             return Ok(Step::Done);
         }
-        let dst = Pmd::alloc(self.guard, new)?;
+        let dst = self.pair.dst().pmd_alloc(d)?;
         let whole = extent == PMD_SIZE;
 
         match kind {
             PmdKind::Huge | PmdKind::Other if whole && dst.kind() == PmdKind::None => {
-                return match move_huge_pmd(self.guard, src_vma, &src, dst_vma, &dst) {
+                return match self.pair.move_huge_pmd(&src, &dst) {
                     Ok(()) => {
                         c.huge_pmd_moves += 1;
                         Ok(Step::Done)
@@ -424,12 +410,11 @@ impl<'a> MoveControl<'a> {
                 };
             }
             PmdKind::Huge | PmdKind::Other => {
-                let (s, _, _) = self.extent_in_range(extent);
-                src.split_huge(src_vma, s)?;
+                src.split_huge(self.pair.src(), s)?;
                 return Ok(Step::Again);
             }
             PmdKind::Table if whole => {
-                if move_table(self.guard, src_vma, &src, dst_vma, &dst, scratch)? {
+                if self.pair.move_table(&src, &dst, scratch)? {
                     c.pmd_moves += 1;
                     return Ok(Step::Done);
                 }
@@ -441,16 +426,14 @@ impl<'a> MoveControl<'a> {
             return Err(EEXIST);
         }
         dst.pte_alloc()?;
-        self.move_extent_ptes(src_vma, &src, dst_vma, &dst, extent, c)
+        self.move_extent_ptes(&src, &dst, extent, c)
     }
 
     /// Moves the entries of one extent one by one, sleeping on what blocks them (folio locks,
     /// splits, migrations) with no page-table lock held, as `UFFDIO_MOVE` does.
     fn move_extent_ptes(
         &mut self,
-        src_vma: &MoveVma<'_>,
         src: &Pmd<'_>,
-        dst_vma: &MoveVma<'_>,
         dst: &Pmd<'_>,
         extent: usize,
         c: &mut Counters,
@@ -461,17 +444,7 @@ impl<'a> MoveControl<'a> {
         let mut retries = 0;
         while s < end {
             let nr = (end - s) / PAGE_SIZE;
-            let res = move_ptes(
-                self.guard,
-                src_vma,
-                src,
-                s,
-                dst_vma,
-                dst,
-                d,
-                nr,
-                locked.as_ref(),
-            );
+            let res = self.pair.move_ptes(src, s, dst, d, nr, locked.as_ref());
             // Progress made so far in this extent is what `moved` reports on error.
             let res = res.inspect_err(|_| self.set_partial(s))?;
             match res {
@@ -544,12 +517,13 @@ impl SlotModel {
         Ok(())
     }
 
-    /// Whether the destination slot of `addr` will be empty when the walk gets there.
-    fn is_none(&self, guard: &MmapWriteGuard<'_>, addr: usize) -> Result<bool> {
+    /// Whether the destination slot of `addr` (an address of `vma`) will be empty when the walk
+    /// gets there.
+    fn is_none(&self, vma: &MoveVma<'_>, addr: usize) -> Result<bool> {
         let base = pmd_align_down(addr);
         if let Some((_, kind)) = self.changed.iter().find(|(b, _)| *b == base) {
             return Ok(*kind == PmdKind::None);
         }
-        Ok(Pmd::lookup(guard, addr).is_none_or(|pmd| pmd.kind() == PmdKind::None))
+        Ok(vma.pmd(addr)?.is_none_or(|pmd| pmd.kind() == PmdKind::None))
     }
 }
