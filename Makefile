@@ -26,9 +26,9 @@ KSFT_DIR := $(CACHE)/src/tools/testing/selftests
 run: module-oot selftests
 	vm/run.sh run $(CURDIR)/vm/guest-run.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_demo
 
-check: module-oot module-intree selftests
+check: module-oot module-intree module-abuse selftests
 	vm/run.sh check $(CURDIR)/vm/guest-check.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT) \
-		$(KDIR)/drivers/misc/rust_mremap/rust_mremap.ko
+		$(MODDIR)-abuse/rust_mremap_abuse.ko $(KDIR)/drivers/misc/rust_mremap/rust_mremap.ko
 
 bench: module-oot selftests
 	vm/run.sh bench $(CURDIR)/vm/guest-bench.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_bench $(BENCH_ARGS)
@@ -47,6 +47,10 @@ module-oot: kernel
 module-intree: kernel
 	@scripts/build-module.sh --in-tree >/dev/null
 
+# The test-only module rust_mremap_abuse_test drives (selftests/abuse/).
+module-abuse: kernel
+	@scripts/build-module.sh --abuse >/dev/null
+
 selftests: kernel
 	@$(MAKE) -s -C selftests KSFT_DIR=$(KSFT_DIR) OUT=$(SELFTESTS_OUT)
 
@@ -57,4 +61,4 @@ lint: kernel
 clean:
 	rm -rf $(CACHE)/module $(CACHE)/module-* $(SELFTESTS_OUT)
 
-.PHONY: run check bench setup kernel module-oot module-intree selftests lint clean
+.PHONY: run check bench setup kernel module-oot module-intree module-abuse selftests lint clean

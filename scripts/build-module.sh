@@ -4,6 +4,7 @@
 #   build-module.sh            out of tree: make M=<repo> MO=<cache>/module
 #   build-module.sh --in-tree  in tree: sync the sources into
 #                              drivers/misc/rust_mremap and build it as =m
+#   build-module.sh --abuse    the test-only module of selftests/abuse/
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
@@ -28,6 +29,11 @@ if [ "${1:-}" = --in-tree ]; then
 	done
 	"${make_k[@]}" -j"$(nproc)" modules >&2
 	echo "$build/drivers/misc/rust_mremap/rust_mremap.ko"
+elif [ "${1:-}" = --abuse ]; then
+	out=${RUST_MREMAP_MODDIR:-$cache/module}-abuse
+	mkdir -p "$out"
+	"${make_k[@]}" M="$repo/selftests/abuse" MO="$out" modules >&2
+	echo "$out/rust_mremap_abuse.ko"
 else
 	out=${RUST_MREMAP_MODDIR:-$cache/module}
 	mkdir -p "$out"

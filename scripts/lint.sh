@@ -13,7 +13,7 @@ rc=0
 fail() { echo "lint: $*" >&2; rc=1; }
 
 # rustfmt, with the kernel's own configuration.
-rustfmt --check --edition 2021 --config-path "$src/.rustfmt.toml" "$repo"/*.rs ||
+rustfmt --check --edition 2021 --config-path "$src/.rustfmt.toml" "$repo"/*.rs "$repo"/selftests/abuse/*.rs ||
 	fail "rustfmt: the module is not formatted (run rustfmt as above without --check)"
 (cd "$src" && rustfmt --check --edition 2021 --config-path .rustfmt.toml \
 	rust/kernel/mm.rs rust/kernel/mm/pgtable.rs rust/kernel/mm/virt.rs rust/kernel/task.rs) ||
@@ -22,6 +22,8 @@ rustfmt --check --edition 2021 --config-path "$src/.rustfmt.toml" "$repo"/*.rs |
 # clippy: the module, then the kernel crate (touching a file forces the check).
 out=$(make -s -C "$build" LLVM="-$LLVM_VERSION" CLIPPY=1 M="$repo" MO="$cache/module-clippy" modules 2>&1)
 grep -E '^(warning|error)' <<<"$out" && { echo "$out" >&2; fail "clippy: the module"; }
+out=$(make -s -C "$build" LLVM="-$LLVM_VERSION" CLIPPY=1 M="$repo/selftests/abuse" MO="$cache/module-clippy-abuse" modules 2>&1)
+grep -E '^(warning|error)' <<<"$out" && { echo "$out" >&2; fail "clippy: the test-only abuse module"; }
 touch "$src/rust/kernel/mm/pgtable.rs"
 out=$(make -s -C "$build" LLVM="-$LLVM_VERSION" CLIPPY=1 -j"$(nproc)" rust/kernel.o 2>&1)
 grep -E '^(warning|error)' <<<"$out" && { echo "$out" >&2; fail "clippy: the kernel crate"; }

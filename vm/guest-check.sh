@@ -1,19 +1,20 @@
 #!/bin/bash
-# Guest side of 'make check': load the module, run every selftest binary,
-# unload, then scan dmesg.  TAP on stdout; the closing line counts tests.
-#   guest-check.sh KO TESTDIR [INTREE-KO]
+# Guest side of 'make check': load the module (and the test-only
+# rust_mremap_abuse module), run every selftest binary, unload, then scan
+# dmesg.  TAP on stdout; the closing line counts tests.
+#   guest-check.sh KO TESTDIR ABUSE-KO [INTREE-KO]
 # With INTREE-KO, the module built in tree (drivers/misc/rust_mremap) is
 # loaded too, after the suite, and must answer the device test.
 set -u
 . "$(dirname "$0")/guest-lib.sh"
-ko=$1 testdir=$2 intree=${3:-}
+ko=$1 testdir=$2 abuse=$3 intree=${4:-}
 guest_setup
 
 mapfile -t tests < <(sed "s|^|$testdir/|" "$testdir/tests.list" 2>/dev/null)
 [ ${#tests[@]} -gt 0 ] || { echo "Bail out! no tests listed in $testdir/tests.list"; guest_exit 1; }
 pass=0 fail=0 skip=0 n=0
 echo "TAP version 13"
-echo "1..$(( ${#tests[@]} + 3 + (${#intree} > 0) ))"
+echo "1..$(( ${#tests[@]} + 4 + (${#intree} > 0) ))"
 
 result() { # result OK? NAME [DIRECTIVE]
 	n=$((n + 1))
@@ -28,6 +29,17 @@ else
 	dmesg_clean
 	echo "selftests: $pass passed, $((fail + 1)) failed, $skip skipped"
 	guest_exit 1
+fi
+
+abuse_ok=1
+if insmod "$abuse"; then
+	for _ in 1 2 3 4 5 6 7 8 9 10; do [ -c /dev/rust_mremap_abuse ] && break; sleep 0.2; done
+	[ -c /dev/rust_mremap_abuse ] && abuse_ok=0
+fi
+if [ $abuse_ok = 0 ]; then
+	result 0 "module: load the test-only $abuse"; pass=$((pass + 1))
+else
+	result 1 "module: load the test-only $abuse"; fail=$((fail + 1))
 fi
 
 for t in "${tests[@]}"; do
@@ -60,6 +72,7 @@ for t in "${tests[@]}"; do
 	rm -f "$out"
 done
 
+rmmod rust_mremap_abuse 2>/dev/null
 if rmmod rust_mremap; then
 	result 0 "module: unload"; pass=$((pass + 1))
 else

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kernel::mm::pgtable against a hostile safe caller.
+ *
+ * The Rust abstractions under the module must be sound for any safe
+ * caller, not only for mover.rs, which never passes an address outside its
+ * VMAs.  The test-only module rust_mremap_abuse (selftests/abuse/) calls
+ * the safe API with whatever this program passes, on this process's own
+ * address space; every call below must be refused with the errno the API
+ * documents and leave the memory exactly as it was (and, through the
+ * harness's dmesg check, leave no page_table_check or "Bad rss-counter"
+ * report behind).
+ */
+#include "rust_mremap_lib.h"
+
+#include <linux/ioctl.h>
+
+#define ABUSE_DEV	"/dev/rust_mremap_abuse"
+#define RW		(PROT_READ | PROT_WRITE)
+
+struct abuse_req {
+	__u32 op;
+	__u32 pad;
+	__s64 ret;
+	__u64 a, b, c, d, e;
+};
+
+#define ABUSE_IOC	_IOWR(0xBC, 0x01, struct abuse_req)
+
+enum { OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE };
+
+static int afd;
+static size_t ps;
+
+#define CHECK(cond, ...) do {				\
+	if (!(cond)) {					\
+		ksft_print_msg(__VA_ARGS__);		\
+		ok = false;				\
+	}						\
+} while (0)
+
+/* One call; returns what the API returned (>= 0) or -errno. */
+static long long call(int op, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	struct abuse_req r = { .op = op, .a = a, .b = b, .c = c, .d = d, .e = e };
+
+	if (ioctl(afd, ABUSE_IOC, &r))
+		ksft_exit_fail_msg("ioctl %s: %s\n", ABUSE_DEV, strerror(errno));
+	return r.ret;
+}
+
+static const char *res_str(long long r)
+{
+	static char buf[64];
+
+	if (r >= 0)
+		snprintf(buf, sizeof(buf), "%lld", r);
+	else
+		snprintf(buf, sizeof(buf), "%s", strerror((int)-r));
+	return buf;
+}
+
+static uintptr_t u(const void *p)
+{
+	return (uintptr_t)p;
+}
+
+/*
+ * Whether no page of [p, p + len) has an entry (/proc/self/pagemap bits 63
+ * present and 62 swapped).  Reading the range to see it is zero would map
+ * the zero page there, and the next move into it would fail with EEXIST.
+ */
+static bool untouched(const void *p, size_t len)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	bool ok = fd >= 0;
+
+	for (size_t off = 0; ok && off < len; off += ps) {
+		uint64_t e;
+
+		ok = pread(fd, &e, sizeof(e), (u(p) + off) / ps * sizeof(e)) == sizeof(e) &&
+		     !(e & (3ull << 62));
+	}
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* A 2 MiB-aligned hole of @len with 2 MiB free around it. */
+static uint8_t *hole(size_t len)
+{
+	uint8_t *p = rm_find_hole(len, RM_PMD, 0, RM_PMD);
+
+	if (!p)
+		ksft_exit_fail_msg("no room for %zu bytes\n", len);
+	return p;
+}
+
+static uint8_t *map(void *at, size_t len, int prot)
+{
+	uint8_t *p = rm_map_at(at, len, prot);
+
+	if (!p)
+		ksft_exit_fail_msg("mmap at %p: %s\n", at, strerror(errno));
+	return p;
+}
+
+/* Lookups accept only addresses of the VMA they are asked through. */
+static bool t_lookup_scope(void)
+{
+	uint8_t *a = map(hole(RM_PMD), RM_PMD, RW);
+	uint8_t *other = map(hole(RM_PMD), RM_PMD, RW);
+	const struct { const char *what; uint64_t addr; } bad[] = {
+		{ "an address of another VMA", u(other) },
+		{ "the first address past the VMA", u(a) + RM_PMD },
+		{ "the last address before the VMA", u(a) - 1 },
+		{ "a kernel address", 0xffff888000000000ull },
+		{ "the top of the address space", ~0ull },
+	};
+	bool ok = true;
+	long long r;
+
+	rm_fill(a, RM_PMD, 1, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		r = call(OP_LOOKUP, u(a), bad[i].addr, 0, 0, 0);
+		CHECK(r == -EINVAL, "lookup of %s (%#llx) through a VMA: %s, expected EINVAL\n",
+		      bad[i].what, (unsigned long long)bad[i].addr, res_str(r));
+		r = call(OP_ALLOC, u(a), bad[i].addr, 0, 0, 0);
+		CHECK(r == -EINVAL, "alloc of %s (%#llx) through a VMA: %s, expected EINVAL\n",
+		      bad[i].what, (unsigned long long)bad[i].addr, res_str(r));
+	}
+	r = call(OP_LOOKUP, u(a), u(a) + 4096, 0, 0, 0);
+	CHECK(r == 1, "lookup inside the VMA: %s, expected 1 (found)\n", res_str(r));
+	CHECK(rm_check(a, RM_PMD, 1, 0) == (size_t)-1, "the VMA's bytes changed\n");
+	munmap(a, RM_PMD);
+	munmap(other, RM_PMD);
+	return ok;
+}
+
+/*
+ * A whole-table move whose source VMA covers the source table but whose
+ * destination VMA covers only part of the destination range: what moves
+ * would land outside any VMA (@dst_low: the missing part is the lower
+ * half, else the upper half).  Must be refused, nothing changed.
+ */
+static bool table_lands_outside(bool dst_low)
+{
+	uint8_t *s = map(hole(RM_PMD), RM_PMD, RW);
+	uint8_t *d = hole(RM_PMD);
+	uint8_t *dv = map(dst_low ? d + RM_PMD / 2 : d, RM_PMD / 2, RW);
+	bool ok = true;
+	long long r;
+
+	rm_fill(s, RM_PMD, 2, 0);
+	r = call(OP_TABLE, u(s), u(s), u(dv), u(dv), 0);
+	CHECK(r == -EINVAL, "table move into a half-covered destination (%s half missing): %s, expected EINVAL\n",
+	      dst_low ? "lower" : "upper", res_str(r));
+	CHECK(rm_check(s, RM_PMD, 2, 0) == (size_t)-1, "the source changed\n");
+	CHECK(untouched(dv, RM_PMD / 2), "the destination VMA changed\n");
+	munmap(s, RM_PMD);
+	munmap(dv, RM_PMD / 2);
+	return ok;
+}
+
+static bool t_table_dst_lower_half_missing(void)
+{
+	return table_lands_outside(true);
+}
+
+static bool t_table_dst_upper_half_missing(void)
+{
+	return table_lands_outside(false);
+}
+
+/* A whole-table move whose source table also maps another VMA. */
+static bool t_table_src_shared(void)
+{
+	uint8_t *s = hole(RM_PMD);
+	uint8_t *lo = map(s, RM_PMD / 2, RW);
+	uint8_t *hi = map(s + RM_PMD / 2, RM_PMD / 2, PROT_READ);	/* another VMA */
+	uint8_t *d = map(hole(RM_PMD), RM_PMD, RW);
+	bool ok = true;
+	long long r;
+
+	rm_fill(lo, RM_PMD / 2, 3, 0);
+	r = call(OP_TABLE, u(lo), u(lo), u(d), u(d), 0);
+	CHECK(r == -EINVAL, "table move of a table shared with another VMA: %s, expected EINVAL\n",
+	      res_str(r));
+	CHECK(rm_check(lo, RM_PMD / 2, 3, 0) == (size_t)-1, "the source changed\n");
+	CHECK(untouched(hi, RM_PMD / 2), "the other VMA changed\n");
+	CHECK(untouched(d, RM_PMD), "the destination changed\n");
+	munmap(s, RM_PMD);
+	munmap(d, RM_PMD);
+	return ok;
+}
+
+/* The same move, made sound (both fully covered), does move: the control. */
+static bool t_table_sound_moves(void)
+{
+	uint8_t *s = map(hole(RM_PMD), RM_PMD, RW);
+	uint8_t *d = map(hole(RM_PMD), RM_PMD, RW);
+	bool ok = true;
+	long long r;
+
+	rm_fill(s, RM_PMD, 4, 0);
+	r = call(OP_TABLE, u(s), u(s), u(d), u(d), 0);
+	CHECK(r == 1, "table move between two fully covered PMDs: %s, expected 1 (moved)\n",
+	      res_str(r));
+	CHECK(rm_check(d, RM_PMD, 4, 0) == (size_t)-1, "the bytes did not arrive\n");
+	CHECK(rm_all_zero(s, RM_PMD), "the source still holds bytes\n");
+	munmap(s, RM_PMD);
+	munmap(d, RM_PMD);
+	return ok;
+}
+
+/* PTE moves: zero entries, ranges past the entry or the VMA, wrap-around. */
+static bool t_ptes_ranges(void)
+{
+	uint8_t *s = map(hole(RM_PMD), RM_PMD, RW);
+	uint8_t *d = map(hole(RM_PMD), RM_PMD, RW);
+	const struct { const char *what; uint64_t src, dst, nr; } bad[] = {
+		{ "past the source entry", u(s) + RM_PMD - ps, u(d), 2 },
+		{ "past the destination entry", u(s), u(d) + RM_PMD - ps, 2 },
+		{ "a page count that wraps", u(s), u(d), 1ull << 62 },
+		{ "a page count that wraps to a small length", u(s), u(d), (1ull << 52) + 1 },
+		{ "a destination outside its VMA", u(s), u(s) - RM_PMD, 1 },
+	};
+	bool ok = true;
+	long long r;
+
+	rm_fill(s, RM_PMD, 5, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		r = call(OP_PTES, u(s), bad[i].src, u(d), bad[i].dst, bad[i].nr);
+		CHECK(r == -EINVAL, "PTE move %s: %s, expected EINVAL\n", bad[i].what, res_str(r));
+	}
+	r = call(OP_PTES, u(s), u(s), u(d), u(d), 0);
+	CHECK(r == 0, "PTE move of 0 pages: %s, expected 0 pages done\n", res_str(r));
+	CHECK(rm_check(s, RM_PMD, 5, 0) == (size_t)-1, "the source changed\n");
+	CHECK(untouched(d, RM_PMD), "the destination changed\n");
+	r = call(OP_PTES, u(s), u(s), u(d), u(d), 4);
+	CHECK(r == 4, "PTE move of 4 pages: %s, expected 4\n", res_str(r));
+	CHECK(rm_check(d, 4 * ps, 5, 0) == (size_t)-1, "4 pages did not arrive\n");
+	munmap(s, RM_PMD);
+	munmap(d, RM_PMD);
+	return ok;
+}
+
+/* A THP move where the entry is a table: refused, nothing rebuilt. */
+static bool t_huge_on_table(void)
+{
+	uint8_t *s = map(hole(RM_PMD), RM_PMD, RW);
+	uint8_t *d = map(hole(RM_PMD), RM_PMD, RW);
+	bool ok = true;
+	long long r;
+
+	rm_fill(s, RM_PMD, 6, 0);
+	r = call(OP_HUGE, u(s), u(s), u(d), u(d), 0);
+	CHECK(r == -ENOENT, "THP move of a page table: %s, expected ENOENT\n", res_str(r));
+	CHECK(rm_check(s, RM_PMD, 6, 0) == (size_t)-1, "the source changed\n");
+	CHECK(untouched(d, RM_PMD), "the destination changed\n");
+	munmap(s, RM_PMD);
+	munmap(d, RM_PMD);
+	return ok;
+}
+
+/* Endpoints the API must refuse as VMAs, whatever the operation. */
+static bool t_endpoints(void)
+{
+	uint8_t *rw = map(hole(RM_PMD), RM_PMD, RW);
+	uint8_t *ro = map(hole(RM_PMD), RM_PMD, PROT_READ);
+	uint8_t *sh = mmap(hole(RM_PMD), RM_PMD, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			   -1, 0);
+	bool ok = true;
+	long long r;
+
+	if (sh == MAP_FAILED)
+		ksft_exit_fail_msg("mmap shared: %s\n", strerror(errno));
+	rm_fill(rw, RM_PMD, 7, 0);
+	r = call(OP_TABLE, u(rw), u(rw), u(ro), u(ro), 0);
+	CHECK(r == -EINVAL, "RW -> RO table move: %s, expected EINVAL\n", res_str(r));
+	r = call(OP_PTES, u(rw), u(rw), u(sh), u(sh), 1);
+	CHECK(r == -EOPNOTSUPP, "private -> shared PTE move: %s, expected EOPNOTSUPP\n", res_str(r));
+	r = call(OP_LOOKUP, u(sh), u(sh), 0, 0, 0);
+	CHECK(r == -EOPNOTSUPP, "lookup through a shared VMA: %s, expected EOPNOTSUPP\n",
+	      res_str(r));
+	CHECK(rm_check(rw, RM_PMD, 7, 0) == (size_t)-1, "the source changed\n");
+	CHECK(untouched(ro, RM_PMD) && untouched(sh, RM_PMD), "a destination changed\n");
+	munmap(rw, RM_PMD);
+	munmap(ro, RM_PMD);
+	munmap(sh, RM_PMD);
+	return ok;
+}
+
+static const struct {
+	const char *name;
+	bool (*fn)(void);
+} tests[] = {
+	{ "lookup_only_inside_the_vma",		t_lookup_scope },
+	{ "table_dst_lower_half_missing_EINVAL",	t_table_dst_lower_half_missing },
+	{ "table_dst_upper_half_missing_EINVAL",	t_table_dst_upper_half_missing },
+	{ "table_src_shared_with_another_vma_EINVAL",	t_table_src_shared },
+	{ "table_sound_move_moves",		t_table_sound_moves },
+	{ "ptes_ranges_zero_and_wrap",		t_ptes_ranges },
+	{ "huge_move_of_a_table_ENOENT",	t_huge_on_table },
+	{ "endpoints_refused",			t_endpoints },
+};
+
+int main(void)
+{
+	ps = rm_page_size();
+	ksft_print_header();
+	ksft_set_plan(ARRAY_SIZE(tests));
+	afd = open(ABUSE_DEV, O_RDWR | O_CLOEXEC);
+	if (afd < 0)
+		ksft_exit_fail_msg("open %s: %s (is rust_mremap_abuse.ko loaded?)\n", ABUSE_DEV,
+				   strerror(errno));
+	for (size_t i = 0; i < ARRAY_SIZE(tests); i++)
+		ksft_test_result(tests[i].fn(), "%s\n", tests[i].name);
+	ksft_finished();
+}
