@@ -13,14 +13,16 @@ use kernel::{
 };
 
 /// `RUST_MREMAP_ABI_VERSION`.
-pub(crate) const ABI_VERSION: u32 = 1;
+pub(crate) const ABI_VERSION: u32 = 2;
 
 /// `RUST_MREMAP_NO_REALIGN`: never realign the start down to a PMD boundary.
 pub(crate) const NO_REALIGN: u32 = 1 << 0;
 /// `RUST_MREMAP_DRY_RUN`: validate and count, change nothing.
 pub(crate) const DRY_RUN: u32 = 1 << 1;
+/// `RUST_MREMAP_RELOCATE`: never change the destination VMA's rmap identity.
+pub(crate) const RELOCATE: u32 = 1 << 2;
 /// `RUST_MREMAP_FLAGS_ALL`.
-pub(crate) const FLAGS_ALL: u32 = NO_REALIGN | DRY_RUN;
+pub(crate) const FLAGS_ALL: u32 = NO_REALIGN | DRY_RUN | RELOCATE;
 
 /// `RUST_MREMAP_PIDFD_SELF`: the calling process is the target.
 pub(crate) const PIDFD_SELF: i32 = -1;
@@ -49,7 +51,9 @@ pub(crate) struct MoveArgs {
     pub(crate) pmd_moves: u64,
     pub(crate) pte_moves: u64,
     pub(crate) huge_pmd_moves: u64,
-    pub(crate) reserved: [u64; 4],
+    pub(crate) pud_moves: u64,
+    pub(crate) folios_relocated: u64,
+    pub(crate) reserved: [u64; 2],
 }
 
 // SAFETY: `VersionInfo` is `repr(C)` with only integer fields and no padding
@@ -77,7 +81,9 @@ const _: () = {
     assert!(offset_of!(MoveArgs, pmd_moves) == 40);
     assert!(offset_of!(MoveArgs, pte_moves) == 48);
     assert!(offset_of!(MoveArgs, huge_pmd_moves) == 56);
-    assert!(offset_of!(MoveArgs, reserved) == 64);
+    assert!(offset_of!(MoveArgs, pud_moves) == 64);
+    assert!(offset_of!(MoveArgs, folios_relocated) == 72);
+    assert!(offset_of!(MoveArgs, reserved) == 80);
 };
 
 /// `RUST_MREMAP_IOC_VERSION`.

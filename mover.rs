@@ -23,7 +23,7 @@ use kernel::{
     mm::{
         pgtable::{
             pmd_align_down, Blocker, LockedFolio, MmuInvalidation, MovePair, MoveVma, Pmd, PmdKind,
-            PtesMoved, TableScratch, PMD_SIZE,
+            PtesMoved, ScanResult, Share, TableScratch, PMD_SIZE,
         },
         MmWithUser, MmapWriteGuard,
     },
@@ -33,7 +33,7 @@ use kernel::{
     task::{cond_resched, Task},
 };
 
-use crate::abi::{MoveArgs, DRY_RUN, FLAGS_ALL, NO_REALIGN, PIDFD_SELF};
+use crate::abi::{MoveArgs, DRY_RUN, FLAGS_ALL, NO_REALIGN, PIDFD_SELF, RELOCATE};
 
 /// How many times in a row one step may be retried (page table changed, migration, folio lock)
 /// without progress before the move gives up with `EAGAIN`.
@@ -45,14 +45,13 @@ pub(crate) struct Counters {
     pub(crate) pmd_moves: u64,
     pub(crate) pte_moves: u64,
     pub(crate) huge_pmd_moves: u64,
+    pub(crate) folios_relocated: u64,
 }
 
 /// Handles `RUST_MREMAP_IOC_MOVE`: fills `args.moved` and the counters, also on error.
 pub(crate) fn move_memory(args: &mut MoveArgs) -> Result {
     args.moved = 0;
-    args.pmd_moves = 0;
-    args.pte_moves = 0;
-    args.huge_pmd_moves = 0;
+    set_counters(args, &Counters::default());
 
     let (src, dst, len) = check_args(args)?;
     let mm = target_mm(args.pidfd)?;
@@ -62,15 +61,25 @@ pub(crate) fn move_memory(args: &mut MoveArgs) -> Result {
     let guard = mm.mmap_write_lock_killable()?;
     // Both VMAs are write-locked from here: no page fault runs in them, so the plan stays true
     // for the move.
-    let pair = validate(&guard, src, dst, len)?;
+    let mut pair = validate(&guard, src, dst, len)?;
+    // How the moved folios keep a valid rmap: by sharing rmap identity (as mremap() does), or by
+    // relocating each folio (as UFFDIO_MOVE does) where sharing is impossible or not wanted.
+    let share = match args.flags & RELOCATE {
+        0 => pair.share_check(src, dst)?,
+        _ => Share::No,
+    };
 
-    let mut pmc = MoveControl::new(&pair, src, dst, len, args.flags);
-    let plan = pmc.plan()?;
+    let plan = MoveControl::new(&pair, src, dst, len, args.flags, share != Share::No).plan()?;
     if args.flags & DRY_RUN != 0 {
         set_counters(args, &plan);
         return Ok(());
     }
+    // Only now, with the plan passed, may the destination VMA take the source's identity.
+    if share != Share::No {
+        pair.share(src, dst)?;
+    }
 
+    let mut pmc = MoveControl::new(&pair, src, dst, len, args.flags, pair.is_shared());
     let mut done = Counters::default();
     let res = pmc.execute(&mut done);
     args.moved = pmc.progress() as u64;
@@ -82,6 +91,7 @@ fn set_counters(args: &mut MoveArgs, c: &Counters) {
     args.pmd_moves = c.pmd_moves;
     args.pte_moves = c.pte_moves;
     args.huge_pmd_moves = c.huge_pmd_moves;
+    args.folios_relocated = c.folios_relocated;
 }
 
 /// The checks that need nothing but the arguments: flags, alignment, wrap, upward overlap.
@@ -152,10 +162,19 @@ struct MoveControl<'a> {
     /// The length the user asked for.
     len_in: usize,
     no_realign: bool,
+    /// Whether the move shares rmap identity (no folio is touched, nothing is busy).
+    shared: bool,
 }
 
 impl<'a> MoveControl<'a> {
-    fn new(pair: &'a MovePair<'a>, src: usize, dst: usize, len: usize, flags: u32) -> Self {
+    fn new(
+        pair: &'a MovePair<'a>,
+        src: usize,
+        dst: usize,
+        len: usize,
+        flags: u32,
+        shared: bool,
+    ) -> Self {
         Self {
             pair,
             old_addr: src,
@@ -163,6 +182,7 @@ impl<'a> MoveControl<'a> {
             old_end: src + len,
             len_in: len,
             no_realign: flags & NO_REALIGN != 0,
+            shared,
         }
     }
 
@@ -274,43 +294,62 @@ impl<'a> MoveControl<'a> {
         res
     }
 
-    /// Plans one extent: what [`Self::move_extent`] will do with it.
+    /// Plans one extent: what [`Self::move_extent`] will do with it, by the same [`decide`], on
+    /// the page tables as the earlier extents will have left them ([`SlotModel`]).
     fn plan_extent(&self, extent: usize, slots: &mut SlotModel, c: &mut Counters) -> Result {
         let whole = extent == PMD_SIZE;
         let (s, d, n) = self.extent_in_range(extent);
+        let pages = (n / PAGE_SIZE) as u64;
         let Some(pmd) = self.pair.src().pmd(s)? else {
             return Ok(());
         };
-        match pmd.kind() {
-            PmdKind::None => {}
-            PmdKind::Table => {
-                let scan = pmd.scan(self.pair.src(), s, n / PAGE_SIZE)?;
-                if scan.busy {
-                    return Err(EBUSY);
-                }
-                if whole && scan.table_ok && slots.is_none(self.pair.dst(), d)? {
-                    c.pmd_moves += 1;
-                    slots.set(s, PmdKind::None)?;
-                } else {
-                    c.pte_moves += scan.entries as u64;
-                }
+        let kind = pmd.kind();
+        let dst_none = slots.is_none(self.pair.dst(), d)?;
+        // A relocating move looks at every entry (what cannot move, how many folios move); a
+        // sharing move only where entries move one by one, to count them. A THP being migrated
+        // (`Other`) cannot be looked into: the move waits for it.
+        let scan = match kind {
+            PmdKind::None | PmdKind::Other => None,
+            PmdKind::Huge if self.shared => None,
+            PmdKind::Table if self.shared && decide(kind, whole, dst_none, true) == Action::Table => {
+                None
+            }
+            _ => Some(pmd.scan(self.pair.src(), s, n / PAGE_SIZE)?),
+        };
+        let relocated = |r: Option<ScanResult>| match r {
+            Some(r) if !self.shared => r.folios as u64,
+            _ => 0,
+        };
+        if !self.shared && scan.is_some_and(|r| r.busy) {
+            return Err(EBUSY);
+        }
+        match decide(kind, whole, dst_none, scan.is_none_or(|r| r.table_ok)) {
+            Action::Nothing => {}
+            Action::Table => {
+                c.pmd_moves += 1;
+                c.folios_relocated += relocated(scan);
+                slots.set(s, PmdKind::None)?;
                 slots.set(d, PmdKind::Table)?;
             }
-            kind => {
-                // A THP moves whole or is split. One being migrated (`Other`) cannot be looked
-                // into; the move waits for the migration and then checks it.
-                if kind == PmdKind::Huge && pmd.scan(self.pair.src(), s, n / PAGE_SIZE)?.busy {
-                    return Err(EBUSY);
+            Action::Ptes => {
+                c.pte_moves += scan.map_or(0, |r| r.entries as u64);
+                c.folios_relocated += relocated(scan);
+                slots.set(d, PmdKind::Table)?;
+            }
+            Action::Huge => {
+                c.huge_pmd_moves += 1;
+                c.folios_relocated += relocated(scan);
+                slots.set(s, PmdKind::None)?;
+                slots.set(d, PmdKind::Huge)?;
+            }
+            Action::Split => {
+                // Split, every page is an entry (and, relocating, a folio) of its own.
+                c.pte_moves += pages;
+                if relocated(scan) != 0 {
+                    c.folios_relocated += pages;
                 }
-                if whole && slots.is_none(self.pair.dst(), d)? {
-                    c.huge_pmd_moves += 1;
-                    slots.set(s, PmdKind::None)?;
-                    slots.set(d, PmdKind::Huge)?;
-                } else {
-                    c.pte_moves += (n / PAGE_SIZE) as u64;
-                    slots.set(s, PmdKind::Table)?;
-                    slots.set(d, PmdKind::Table)?;
-                }
+                slots.set(s, PmdKind::Table)?;
+                slots.set(d, PmdKind::Table)?;
             }
         }
         Ok(())
@@ -379,7 +418,7 @@ impl<'a> MoveControl<'a> {
         Ok(())
     }
 
-    /// Moves one extent: a whole table, a THP, or entry by entry.
+    /// Moves one extent, as [`decide`] says: a whole table, a THP, or entry by entry.
     fn move_extent(
         &mut self,
         extent: usize,
@@ -396,33 +435,37 @@ impl<'a> MoveControl<'a> {
             return Ok(Step::Done);
         }
         let dst = self.pair.dst().pmd_alloc(d)?;
-        let whole = extent == PMD_SIZE;
+        let dst_kind = dst.kind();
 
-        match kind {
-            PmdKind::Huge | PmdKind::Other if whole && dst.kind() == PmdKind::None => {
+        // Whether a table can move whole is the table move's to say: it may not now.
+        match decide(kind, extent == PMD_SIZE, dst_kind == PmdKind::None, true) {
+            Action::Nothing => return Ok(Step::Done),
+            Action::Huge => {
                 return match self.pair.move_huge_pmd(&src, &dst) {
-                    Ok(()) => {
+                    Ok(relocated) => {
                         c.huge_pmd_moves += 1;
+                        c.folios_relocated += relocated as u64;
                         Ok(Step::Done)
                     }
                     Err(e) if e == EAGAIN || e == ENOENT => Ok(Step::Again),
                     Err(e) => Err(e),
                 };
             }
-            PmdKind::Huge | PmdKind::Other => {
+            Action::Split => {
                 src.split_huge(self.pair.src(), s)?;
                 return Ok(Step::Again);
             }
-            PmdKind::Table if whole => {
-                if self.pair.move_table(&src, &dst, scratch)? {
+            Action::Table => {
+                if let Some(relocated) = self.pair.move_table(&src, &dst, scratch)? {
                     c.pmd_moves += 1;
+                    c.folios_relocated += relocated as u64;
                     return Ok(Step::Done);
                 }
             }
-            _ => {}
+            Action::Ptes => {}
         }
 
-        if dst.kind() != PmdKind::None && dst.kind() != PmdKind::Table {
+        if dst_kind != PmdKind::None && dst_kind != PmdKind::Table {
             return Err(EEXIST);
         }
         dst.pte_alloc()?;
@@ -448,10 +491,15 @@ impl<'a> MoveControl<'a> {
             // Progress made so far in this extent is what `moved` reports on error.
             let res = res.inspect_err(|_| self.set_partial(s))?;
             match res {
-                PtesMoved::Done { pages, moved } => {
+                PtesMoved::Done {
+                    pages,
+                    moved,
+                    relocated,
+                } => {
                     locked = None;
                     retries = 0;
                     c.pte_moves += moved as u64;
+                    c.folios_relocated += relocated as u64;
                     s += pages * PAGE_SIZE;
                     d += pages * PAGE_SIZE;
                     continue;
@@ -488,6 +536,35 @@ impl<'a> MoveControl<'a> {
         let delta = addr - self.old_addr;
         self.old_addr = addr;
         self.new_addr += delta;
+    }
+}
+
+/// What the walk does with one extent: the one decision the plan and the move share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    /// Nothing is mapped at the source.
+    Nothing,
+    /// Move the page table whole (one PMD entry).
+    Table,
+    /// Move the PMD-mapped THP (or its migration entry) as a unit.
+    Huge,
+    /// Split the THP, then move its entries one by one.
+    Split,
+    /// Move the entries one by one.
+    Ptes,
+}
+
+/// Decides what the walk does with an extent whose source PMD entry holds `src`: `whole` if the
+/// extent is a whole PMD on both sides, `dst_none` if the destination slot is (or, for the plan,
+/// will be) empty, `table_ok` unless the source table cannot move whole (a relocating move
+/// cannot take a large folio or a migration entry along).
+fn decide(src: PmdKind, whole: bool, dst_none: bool, table_ok: bool) -> Action {
+    match src {
+        PmdKind::None => Action::Nothing,
+        PmdKind::Table if whole && dst_none && table_ok => Action::Table,
+        PmdKind::Table => Action::Ptes,
+        PmdKind::Huge | PmdKind::Other if whole && dst_none => Action::Huge,
+        PmdKind::Huge | PmdKind::Other => Action::Split,
     }
 }
 

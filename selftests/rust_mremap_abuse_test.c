@@ -27,7 +27,7 @@ struct abuse_req {
 
 #define ABUSE_IOC	_IOWR(0xBC, 0x01, struct abuse_req)
 
-enum { OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE };
+enum { OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES };
 
 static int afd;
 static size_t ps;
@@ -263,6 +263,33 @@ static bool t_huge_on_table(void)
 	return ok;
 }
 
+/*
+ * Once a pair shares rmap identity at an offset, a move at any other offset
+ * would map folios where their index is wrong: refused.  (The destination
+ * is never faulted, so sharing adopts the source's identity.)
+ */
+static bool t_shared_offset(void)
+{
+	uint8_t *s = map(hole(RM_PMD), RM_PMD, RW);
+	uint8_t *d = map(hole(RM_PMD), RM_PMD, RW);
+	bool ok = true;
+	long long r;
+
+	rm_fill(s, RM_PMD, 8, 0);
+	r = call(OP_SHARED_PTES, u(s), u(s), u(d), u(d), ps);
+	CHECK(r == -EINVAL, "shared pair, PTE move one page off the shared offset: %s, expected EINVAL\n",
+	      res_str(r));
+	CHECK(untouched(d, RM_PMD), "the destination changed\n");
+	r = call(OP_SHARED_PTES, u(s), u(s), u(d), u(d), 0);
+	CHECK(r == 1, "shared pair, PTE move at the shared offset: %s, expected 1 page\n",
+	      res_str(r));
+	CHECK(rm_check(d, ps, 8, 0) == (size_t)-1, "the page did not arrive\n");
+	CHECK(rm_check(s + ps, RM_PMD - ps, 8, ps) == (size_t)-1, "the rest of the source changed\n");
+	munmap(s, RM_PMD);
+	munmap(d, RM_PMD);
+	return ok;
+}
+
 /* Endpoints the API must refuse as VMAs, whatever the operation. */
 static bool t_endpoints(void)
 {
@@ -303,6 +330,7 @@ static const struct {
 	{ "ptes_ranges_zero_and_wrap",		t_ptes_ranges },
 	{ "huge_move_of_a_table_ENOENT",	t_huge_on_table },
 	{ "endpoints_refused",			t_endpoints },
+	{ "shared_pair_keeps_its_offset",	t_shared_offset },
 };
 
 int main(void)

@@ -323,6 +323,28 @@ static bool pair_map(struct pair *pr, size_t slen, size_t dlen, size_t align)
 }
 
 /* src still holds its pattern and dst still reads zero. */
+/*
+ * The move of the whole source of @pr that the sharing path (no
+ * RUST_MREMAP_RELOCATE) must make where the relocating path refuses: it
+ * succeeds, no folio is relocated, and the bytes arrive.
+ */
+static bool pair_moves_shared(const char *what, int fd, const struct pair *pr)
+{
+	struct rust_mremap_move m;
+	int ret = rm_move(fd, SELF, 0, pr->src, pr->dst, pr->slen, &m);
+	bool ok = true;
+
+	if (ret || m.moved != pr->slen || m.folios_relocated) {
+		ksft_print_msg("%s, sharing path: %s, moved %llu, folios_relocated %llu; expected a move with none relocated\n",
+			       what, ret ? strerror(-ret) : "success", (unsigned long long)m.moved,
+			       (unsigned long long)m.folios_relocated);
+		ok = false;
+	}
+	ok &= chk_pat("dst", pr->dst, pr->slen, pr->seed, 0);
+	ok &= chk_zero("src", pr->src, pr->slen);
+	return ok;
+}
+
 static bool pair_intact(const struct pair *pr)
 {
 	bool a = chk_pat("src", pr->src, pr->slen, pr->seed, 0);
@@ -418,7 +440,7 @@ static enum res t_unknown_flag(int fd)
 
 	if (!pair_map(&pr, small, small, ps))
 		return R_FAIL;
-	ok = expect_errno("flag bit 2", fd, SELF, 1U << 2, pr.src, pr.dst, small, EINVAL);
+	ok = expect_errno("flag bit 3", fd, SELF, 1U << 3, pr.src, pr.dst, small, EINVAL);
 	ok &= expect_errno("flag bit 31", fd, SELF, 1U << 31, pr.src, pr.dst, small, EINVAL);
 	ok &= pair_intact(&pr);
 	pair_unmap(&pr);
@@ -452,9 +474,9 @@ static enum res t_reserved0(int fd)
 	return reserved_test(fd, 0);
 }
 
-static enum res t_reserved3(int fd)
+static enum res t_reserved1(int fd)
 {
-	return reserved_test(fd, 3);
+	return reserved_test(fd, 1);
 }
 
 /*
@@ -879,7 +901,12 @@ static enum res t_dst_populated(int fd)
  * value, breaking COW), so exactly one folio - the last page - is still
  * shared with the child when the parent moves.
  */
-static enum res t_cow_shared(int fd)
+/*
+ * The last source page is still shared with a forked child.  Relocating,
+ * its folio cannot take the destination's rmap (EBUSY); sharing rmap
+ * identity, it moves as mremap() moves it, and the child keeps its own view.
+ */
+static enum res cow_shared_test(int fd, bool relocate)
 {
 	struct pair pr;
 	int go[2], st;
@@ -919,9 +946,13 @@ static enum res t_cow_shared(int fd)
 
 		*b = *b;
 	}
-	ok = expect_errno("last src page COW-shared with a child", fd, SELF, 0, pr.src, pr.dst,
-			  pr.slen, EBUSY);
-	ok &= pair_intact(&pr);
+	if (relocate) {
+		ok = expect_errno("last src page COW-shared with a child", fd, SELF,
+				  RUST_MREMAP_RELOCATE, pr.src, pr.dst, pr.slen, EBUSY);
+		ok &= pair_intact(&pr);
+	} else {
+		ok = pair_moves_shared("last src page COW-shared with a child", fd, &pr);
+	}
 	if (write(go[1], "g", 1) != 1)
 		ksft_print_msg("cannot wake the child: %s\n", strerror(errno));
 	close(go[1]);
@@ -1002,7 +1033,22 @@ out:
 }
 
 /* The last src page registered as an io_uring fixed buffer (FOLL_PIN | FOLL_LONGTERM). */
-static enum res t_pinned(int fd)
+static enum res t_cow_shared(int fd)
+{
+	return cow_shared_test(fd, true);
+}
+
+static enum res t_cow_shared_moves(int fd)
+{
+	return cow_shared_test(fd, false);
+}
+
+/*
+ * The last source page is pinned by io_uring.  Relocating, the pin holder
+ * may rely on its folio's rmap (EBUSY); sharing, nothing about the folio
+ * changes, and it moves as mremap() moves it.
+ */
+static enum res pinned_test(int fd, bool relocate)
 {
 	struct io_uring_params p;
 	struct iovec iov;
@@ -1029,12 +1075,26 @@ static enum res t_pinned(int fd)
 		pair_unmap(&pr);
 		return skip("IORING_REGISTER_BUFFERS failed: %s", strerror(e));
 	}
-	ok = expect_errno("last src page pinned by io_uring", fd, SELF, 0, pr.src, pr.dst, pr.slen,
-			  EBUSY);
-	ok &= pair_intact(&pr);
+	if (relocate) {
+		ok = expect_errno("last src page pinned by io_uring", fd, SELF, RUST_MREMAP_RELOCATE,
+				  pr.src, pr.dst, pr.slen, EBUSY);
+		ok &= pair_intact(&pr);
+	} else {
+		ok = pair_moves_shared("last src page pinned by io_uring", fd, &pr);
+	}
 	close(ring);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_pinned(int fd)
+{
+	return pinned_test(fd, true);
+}
+
+static enum res t_pinned_moves(int fd)
+{
+	return pinned_test(fd, false);
 }
 
 /* ------------------------------------------------------ pidfd errors */
@@ -1452,7 +1512,7 @@ static const struct {
 	{ "unknown_cmd_ENOTTY",			t_unknown_cmd },
 	{ "unknown_flag_EINVAL",		t_unknown_flag },
 	{ "reserved0_EINVAL",			t_reserved0 },
-	{ "reserved3_EINVAL",			t_reserved3 },
+	{ "reserved1_EINVAL",			t_reserved1 },
 	{ "misaligned_src_EINVAL",		t_misaligned_src },
 	{ "misaligned_dst_EINVAL",		t_misaligned_dst },
 	{ "misaligned_len_EINVAL",		t_misaligned_len },
@@ -1478,9 +1538,11 @@ static const struct {
 	{ "hugetlb_src_EOPNOTSUPP",		t_hugetlb_src },
 	{ "uffd_src_EOPNOTSUPP",		t_uffd_src },
 	{ "dst_populated_EEXIST",		t_dst_populated },
-	{ "fork_cow_shared_EBUSY",		t_cow_shared },
+	{ "relocate_fork_cow_shared_EBUSY",	t_cow_shared },
+	{ "share_fork_cow_shared_moves",	t_cow_shared_moves },
 	{ "ksm_merged_EBUSY",			t_ksm },
-	{ "io_uring_pinned_EBUSY",		t_pinned },
+	{ "relocate_io_uring_pinned_EBUSY",	t_pinned },
+	{ "share_io_uring_pinned_moves",	t_pinned_moves },
 	{ "pidfd_not_a_pidfd_EBADF",		t_pidfd_not_pidfd },
 	{ "pidfd_reaped_ESRCH",			t_pidfd_reaped },
 	{ "pidfd_zombie_ESRCH",			t_pidfd_zombie },

@@ -117,9 +117,15 @@ static void run_layout(int fd, int nth_fd, const struct layout *l)
 		ssize_t r;
 		int ret;
 
-		src = rm_find_hole(l->len, RM_PMD, l->src_off, RM_MB(4));
+		/*
+		 * 16 MiB free around each region: no other mapping shares a
+		 * PMD with them, so munmap() frees their page tables and every
+		 * iteration allocates its destination tables afresh (a table
+		 * left behind would hide the allocation a part-way stop needs).
+		 */
+		src = rm_find_hole(l->len, RM_PMD, l->src_off, RM_MB(16));
 		src = src ? rm_map_at(src, l->len, PROT_READ | PROT_WRITE) : NULL;
-		dst = rm_find_hole(l->len, RM_PMD, l->dst_off, RM_MB(4));
+		dst = rm_find_hole(l->len, RM_PMD, l->dst_off, RM_MB(16));
 		dst = dst ? rm_map_at(dst, l->len, PROT_READ | PROT_WRITE) : NULL;
 		if (!src || !dst) {
 			why = "could not map the regions";

@@ -74,14 +74,26 @@ static __printf(2, 3) void tc_skip(struct tc *t, const char *fmt, ...)
 		snprintf(t->skip, sizeof(t->skip), "%s", buf);
 }
 
+/*
+ * Every proof runs twice: with the moves sharing rmap identity where they
+ * can (the default: no folio is touched), and with RUST_MREMAP_RELOCATE
+ * (every moved folio is relocated to the destination VMA).
+ */
+static bool g_relocate;
+
+static const char *mode(void)
+{
+	return g_relocate ? "relocate" : "share";
+}
+
 static void tc_report(struct tc *t)
 {
 	if (t->failed)
-		ksft_test_result_fail("%s\n", t->name);
+		ksft_test_result_fail("[%s] %s\n", mode(), t->name);
 	else if (t->skip[0])
-		ksft_test_result_skip("%s: %s\n", t->name, t->skip);
+		ksft_test_result_skip("[%s] %s: %s\n", mode(), t->name, t->skip);
 	else
-		ksft_test_result_pass("%s\n", t->name);
+		ksft_test_result_pass("[%s] %s\n", mode(), t->name);
 }
 
 /* ------------------------------------------------------------------ */
@@ -380,6 +392,28 @@ struct exp {
 	long long pmd, pte, huge;	/* -1: do not check */
 };
 
+/* Whether @a and @b lie in the same VMA (/proc/self/maps). */
+static bool src_vma_is_dst_vma(const void *a, const void *b)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi, x = (uintptr_t)a, y = (uintptr_t)b;
+	char line[512];
+	bool same = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		if (x >= lo && x < hi) {
+			same = y >= lo && y < hi;
+			break;
+		}
+	}
+	fclose(f);
+	return same;
+}
+
 /*
  * Move and check the result code, `moved` and the counters; with @verify
  * also the bytes (verify_move_state, @none).  A failed move always gets its
@@ -390,10 +424,15 @@ struct exp {
 static bool move_checked(struct tc *t, const char *what, uint8_t *src, uint8_t *dst, size_t len,
 			 unsigned int flags, struct exp e, unsigned int seed, size_t off, bool verify)
 {
-	struct rust_mremap_move m;
-	int ret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, flags, src, dst, len, &m);
+	struct rust_mremap_move m, dry;
+	int ret, dret;
 	bool ok = true;
 
+	if (g_relocate)
+		flags |= RUST_MREMAP_RELOCATE;
+	dret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, flags | RUST_MREMAP_DRY_RUN, src, dst, len,
+		       &dry);
+	ret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, flags, src, dst, len, &m);
 	if (ret) {
 		size_t moved = m.moved > len ? len : (size_t)m.moved;
 
@@ -417,6 +456,28 @@ static bool move_checked(struct tc *t, const char *what, uint8_t *src, uint8_t *
 			what, (unsigned long long)m.pmd_moves, (unsigned long long)m.pte_moves,
 			(unsigned long long)m.huge_pmd_moves, e.pmd, e.pte, e.huge);
 		/* recorded as failure; the data and rmap checks still go on */
+	}
+	/* The dry run predicts the path and every counter. */
+	if (dret || dry.pmd_moves != m.pmd_moves || dry.pte_moves != m.pte_moves ||
+	    dry.huge_pmd_moves != m.huge_pmd_moves || dry.pud_moves != m.pud_moves ||
+	    dry.folios_relocated != m.folios_relocated) {
+		tc_fail(t, "%s: dry run (%s) said pmd %llu pte %llu huge %llu pud %llu relocated %llu; the move did %llu/%llu/%llu/%llu/%llu",
+			what, dret ? strerror(-dret) : "ok", (unsigned long long)dry.pmd_moves,
+			(unsigned long long)dry.pte_moves, (unsigned long long)dry.huge_pmd_moves,
+			(unsigned long long)dry.pud_moves, (unsigned long long)dry.folios_relocated,
+			(unsigned long long)m.pmd_moves, (unsigned long long)m.pte_moves,
+			(unsigned long long)m.huge_pmd_moves, (unsigned long long)m.pud_moves,
+			(unsigned long long)m.folios_relocated);
+		ok = false;
+	}
+	/*
+	 * The path: sharing rmap identity, no folio is relocated, except within
+	 * one VMA (the stack shift), which always relocates.
+	 */
+	if (!g_relocate && !src_vma_is_dst_vma(src, dst) && m.folios_relocated) {
+		tc_fail(t, "%s: sharing rmap identity, but %llu folios relocated", what,
+			(unsigned long long)m.folios_relocated);
+		ok = false;
 	}
 	if (verify && !verify_move_state(t, what, src, dst, len, seed, off, len, true))
 		ok = false;
@@ -1054,7 +1115,7 @@ int main(void)
 	int cpu;
 
 	ksft_print_header();
-	ksft_set_plan(8);
+	ksft_set_plan(16);
 
 	g_ps = rm_page_size();
 	g_fd = rm_open();
@@ -1073,14 +1134,17 @@ int main(void)
 		sched_setaffinity(0, sizeof(cpus), &cpus);
 	}
 
-	test_swap_after_move();
-	test_swap_before_move();
-	test_compaction();
-	test_fork_after_move();
-	test_thp_whole();
-	test_thp_split();
-	test_stack_shift();
-	test_ping_pong();
+	for (int pass = 0; pass < 2; pass++) {
+		g_relocate = pass;
+		test_swap_after_move();
+		test_swap_before_move();
+		test_compaction();
+		test_fork_after_move();
+		test_thp_whole();
+		test_thp_split();
+		test_stack_shift();
+		test_ping_pong();
+	}
 
 	close(g_pagemap);
 	close(g_fd);

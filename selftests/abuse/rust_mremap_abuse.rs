@@ -67,6 +67,9 @@ const OP_TABLE: u32 = 3;
 const OP_PTES: u32 = 4;
 /// `MovePair::move_huge_pmd()` of the entry of `b` (VMA of `a`) into that of `d` (VMA of `c`).
 const OP_HUGE: u32 = 5;
+/// `MovePair::share(b, d)`, then `MovePair::move_ptes()` of one page from `b` to `d + e`: a move
+/// at another offset than the one the identity is shared at.
+const OP_SHARED_PTES: u32 = 6;
 
 #[pin_data]
 struct AbuseModule {
@@ -108,7 +111,7 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
             let src = pair.src().pmd(b)?.ok_or(ENOENT)?;
             let dst = pair.dst().pmd_alloc(d)?;
             let mut scratch = TableScratch::new()?;
-            Ok(pair.move_table(&src, &dst, &mut scratch)?.into())
+            Ok(pair.move_table(&src, &dst, &mut scratch)?.map_or(0, |_| 1))
         }
         OP_PTES => {
             let pair = pair(&guard, req)?;
@@ -125,7 +128,20 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
             let pair = pair(&guard, req)?;
             let src = pair.src().pmd(b)?.ok_or(ENOENT)?;
             let dst = pair.dst().pmd_alloc(d)?;
-            pair.move_huge_pmd(&src, &dst).map(|()| 0)
+            pair.move_huge_pmd(&src, &dst).map(|n| n as i64)
+        }
+        OP_SHARED_PTES => {
+            let mut pair = pair(&guard, req)?;
+            pair.share(b, d)?;
+            let e = usize::try_from(req.e)?;
+            let dst_addr = d.checked_add(e).ok_or(EINVAL)?;
+            let src = pair.src().pmd(b)?.ok_or(ENOENT)?;
+            let dst = pair.dst().pmd_alloc(dst_addr)?;
+            dst.pte_alloc()?;
+            match pair.move_ptes(&src, b, &dst, dst_addr, 1, None)? {
+                PtesMoved::Done { pages, .. } => Ok(pages as i64),
+                PtesMoved::Blocked(_) => Err(EAGAIN),
+            }
         }
         _ => Err(EINVAL),
     }

@@ -13,13 +13,20 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define RUST_MREMAP_ABI_VERSION		1
+#define RUST_MREMAP_ABI_VERSION		2
 
 /* Do not realign the start of the move down to a PMD boundary. */
 #define RUST_MREMAP_NO_REALIGN		(1U << 0)
 /* Validate and fill the counters with what a move would do; change nothing. */
 #define RUST_MREMAP_DRY_RUN		(1U << 1)
-#define RUST_MREMAP_FLAGS_ALL		(RUST_MREMAP_NO_REALIGN | RUST_MREMAP_DRY_RUN)
+/*
+ * Never change the destination VMA's rmap identity: relocate every folio
+ * that moves to it (as UFFDIO_MOVE does) instead of letting the destination
+ * share the source's identity (as mremap() does).  Since ABI version 2.
+ */
+#define RUST_MREMAP_RELOCATE		(1U << 2)
+#define RUST_MREMAP_FLAGS_ALL		(RUST_MREMAP_NO_REALIGN | RUST_MREMAP_DRY_RUN | \
+					 RUST_MREMAP_RELOCATE)
 
 /* Target is the calling process. */
 #define RUST_MREMAP_PIDFD_SELF		(-1)
@@ -40,7 +47,9 @@ struct rust_mremap_move {
 	__u64 pmd_moves;	/* out: page-table pages moved whole */
 	__u64 pte_moves;	/* out: PTEs (present, swap, zero page) moved one by one */
 	__u64 huge_pmd_moves;	/* out: THP PMD mappings moved */
-	__u64 reserved[4];	/* room for more counters; must be zero on input */
+	__u64 pud_moves;	/* out: PMD tables moved whole (one PUD entry); v2 */
+	__u64 folios_relocated;	/* out: mapped folios given the destination's rmap; v2 */
+	__u64 reserved[2];	/* room for more counters; must be zero on input */
 };
 
 #define RUST_MREMAP_IOC_MAGIC		0xBB
