@@ -31,7 +31,8 @@ check: module-oot module-intree module-abuse selftests
 		$(MODDIR)-abuse/rust_mremap_abuse.ko $(KDIR)/drivers/misc/rust_mremap/rust_mremap.ko
 
 bench: module-oot selftests
-	vm/run.sh bench $(CURDIR)/vm/guest-bench.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_bench $(BENCH_ARGS)
+	vm/run.sh bench $(CURDIR)/vm/guest-bench.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_bench \
+		$(FLAVOUR) $(BENCH_ARGS)
 
 setup:
 	@scripts/setup.sh

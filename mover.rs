@@ -23,7 +23,7 @@ use kernel::{
     mm::{
         pgtable::{
             pmd_align_down, Blocker, LockedFolio, MmuInvalidation, MovePair, MoveVma, Pmd, PmdKind,
-            PtesMoved, ScanResult, Share, TableScratch, PMD_SIZE,
+            PtesMoved, ScanResult, Share, TableScratch, PMD_SIZE, PUD_SIZE,
         },
         MmWithUser, MmapWriteGuard,
     },
@@ -45,6 +45,7 @@ pub(crate) struct Counters {
     pub(crate) pmd_moves: u64,
     pub(crate) pte_moves: u64,
     pub(crate) huge_pmd_moves: u64,
+    pub(crate) pud_moves: u64,
     pub(crate) folios_relocated: u64,
 }
 
@@ -91,6 +92,7 @@ fn set_counters(args: &mut MoveArgs, c: &Counters) {
     args.pmd_moves = c.pmd_moves;
     args.pte_moves = c.pte_moves;
     args.huge_pmd_moves = c.huge_pmd_moves;
+    args.pud_moves = c.pud_moves;
     args.folios_relocated = c.folios_relocated;
 }
 
@@ -206,8 +208,8 @@ impl<'a> MoveControl<'a> {
     /// that precedes `addr` along: the `|DDDDddddSSSSssss|` case) and no VMA lies between the
     /// boundary and `addr`. Unlike mainline there is no exception for the exec stack: bytes
     /// outside `[src, src + len)` are never moved.
-    fn can_align_down(&self, vma: &MoveVma<'_>, addr: usize) -> bool {
-        vma.vma().start() == addr && !self.guard().vma_intersects(pmd_align_down(addr), addr)
+    fn can_align_down(&self, vma: &MoveVma<'_>, addr: usize, size: usize) -> bool {
+        vma.vma().start() == addr && !self.guard().vma_intersects(addr & !(size - 1), addr)
     }
 
     /// Mainline's `can_realign_addr()`.
@@ -222,8 +224,8 @@ impl<'a> MoveControl<'a> {
             && old_align != 0
             // Only when source and destination are mutually aligned.
             && old_align == new_align
-            && self.can_align_down(self.pair.src(), self.old_addr)
-            && self.can_align_down(self.pair.dst(), self.new_addr)
+            && self.can_align_down(self.pair.src(), self.old_addr, PMD_SIZE)
+            && self.can_align_down(self.pair.dst(), self.new_addr, PMD_SIZE)
     }
 
     /// Mainline's `try_realign_addr()`: moves the start, not the end.
@@ -241,6 +243,66 @@ impl<'a> MoveControl<'a> {
     fn next(&mut self, extent: usize) {
         self.old_addr += extent;
         self.new_addr += extent;
+    }
+
+    /// The 1 GiB window `(src, dst)` the walk may move as one PUD entry next, if any: where both
+    /// addresses are PUD-aligned with a whole PUD left, or, at the start, where the two are
+    /// mutually PUD-aligned and nothing is mapped below either side down to the PUD boundary, so
+    /// that the start can realign to it as [`Self::try_realign_addr`] does to a PMD boundary.
+    /// Only a move that shares rmap identity moves PUD entries.
+    fn pud_window(&self) -> Option<(usize, usize)> {
+        if !self.shared {
+            return None;
+        }
+        let (old, new) = (self.old_addr, self.new_addr);
+        if old % PUD_SIZE == 0 && new % PUD_SIZE == 0 {
+            return (self.old_end - old >= PUD_SIZE).then_some((old, new));
+        }
+        let (src, dst) = (self.orig_old_addr(), self.orig_new_addr());
+        let off = src % PUD_SIZE;
+        if self.no_realign
+            || old > src
+            || off != dst % PUD_SIZE
+            || self.len_in < PUD_SIZE - off
+            || !self.can_align_down(self.pair.src(), src, PUD_SIZE)
+            || !self.can_align_down(self.pair.dst(), dst, PUD_SIZE)
+        {
+            return None;
+        }
+        Some((src - off, dst - off))
+    }
+
+    /// The addresses of a PUD window that lie in the VMAs (the window may start below them).
+    fn pud_window_in_range(&self, (s, d): (usize, usize)) -> (usize, usize) {
+        let skip = self.orig_old_addr().saturating_sub(s);
+        (s + skip, d + skip)
+    }
+
+    /// Goes past a PUD window the walk has dealt with.
+    fn next_pud(&mut self, (s, d): (usize, usize)) {
+        self.old_addr = s + PUD_SIZE;
+        self.new_addr = d + PUD_SIZE;
+    }
+
+    /// Whether the walk may take `extent` (the current one) as a whole PMD: it is one, or it is
+    /// the last and partial extent of a move that ends where both VMAs end, the two ends mutually
+    /// aligned, with nothing mapped above either end up to the next PMD boundary (Lorenzo's tail
+    /// realignment from the review of the mainline series: the table's entries above the end are
+    /// none on both sides, so moving it whole moves nothing else).
+    fn is_whole(&self, extent: usize) -> bool {
+        if extent == PMD_SIZE {
+            return true;
+        }
+        let (old, new) = (self.old_addr, self.new_addr);
+        let (src_end, dst_end) = (old + extent, new + extent);
+        !self.no_realign
+            && src_end == self.old_end
+            && old % PMD_SIZE == 0
+            && new % PMD_SIZE == 0
+            && src_end == self.pair.src().vma().end()
+            && dst_end == self.pair.dst().vma().end()
+            && !self.guard().vma_intersects(src_end, old + PMD_SIZE)
+            && !self.guard().vma_intersects(dst_end, new + PMD_SIZE)
     }
 
     /// Mainline's `get_extent(NORMAL_PMD)`: up to the next PMD boundary of either side.
@@ -278,6 +340,16 @@ impl<'a> MoveControl<'a> {
             if self.done() {
                 break Ok(c);
             }
+            if let Some(window) = self.pud_window() {
+                match self.plan_pud(window, &mut c) {
+                    Ok(true) => {
+                        self.next_pud(window);
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(e) => break Err(e),
+                }
+            }
             let extent = self.extent();
             match self.plan_extent(extent, &mut slots, &mut c) {
                 Ok(()) => {
@@ -294,10 +366,31 @@ impl<'a> MoveControl<'a> {
         res
     }
 
+    /// Plans a PUD window: what [`Self::move_pud`] will do with it, by the same [`decide_pud`].
+    /// `Ok(false)`: the window is walked in PMD extents. (A move that shares rmap identity is
+    /// between two VMAs, so no earlier extent changes the destination's PUD slot.)
+    fn plan_pud(&self, window: (usize, usize), c: &mut Counters) -> Result<bool> {
+        let (s, d) = self.pud_window_in_range(window);
+        let src = self.pair.src().pud(s)?.map_or(PmdKind::None, |p| p.kind());
+        let dst_none = self
+            .pair
+            .dst()
+            .pud(d)?
+            .is_none_or(|p| p.kind() == PmdKind::None);
+        Ok(match decide_pud(src, dst_none) {
+            Some(PudAction::Move) => {
+                c.pud_moves += 1;
+                true
+            }
+            Some(PudAction::Nothing) => true,
+            None => false,
+        })
+    }
+
     /// Plans one extent: what [`Self::move_extent`] will do with it, by the same [`decide`], on
     /// the page tables as the earlier extents will have left them ([`SlotModel`]).
     fn plan_extent(&self, extent: usize, slots: &mut SlotModel, c: &mut Counters) -> Result {
-        let whole = extent == PMD_SIZE;
+        let whole = self.is_whole(extent);
         let (s, d, n) = self.extent_in_range(extent);
         let pages = (n / PAGE_SIZE) as u64;
         let Some(pmd) = self.pair.src().pmd(s)? else {
@@ -311,7 +404,9 @@ impl<'a> MoveControl<'a> {
         let scan = match kind {
             PmdKind::None | PmdKind::Other => None,
             PmdKind::Huge if self.shared => None,
-            PmdKind::Table if self.shared && decide(kind, whole, dst_none, true) == Action::Table => {
+            PmdKind::Table
+                if self.shared && decide(kind, whole, dst_none, true) == Action::Table =>
+            {
                 None
             }
             _ => Some(pmd.scan(self.pair.src(), s, n / PAGE_SIZE)?),
@@ -401,6 +496,13 @@ impl<'a> MoveControl<'a> {
             if kernel::current!().fatal_signal_pending() {
                 return Err(EINTR);
             }
+            if let Some(window) = self.pud_window() {
+                if self.move_pud(window, c)? {
+                    retries = 0;
+                    self.next_pud(window);
+                    continue;
+                }
+            }
             let extent = self.extent();
             match self.move_extent(extent, &mut scratch, c)? {
                 Step::Done => {
@@ -416,6 +518,28 @@ impl<'a> MoveControl<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Moves a PUD window as [`decide_pud`] says: one PUD entry, or nothing at all to move.
+    /// `Ok(false)`: the walk takes the window in PMD extents.
+    fn move_pud(&mut self, window: (usize, usize), c: &mut Counters) -> Result<bool> {
+        let (s, d) = self.pud_window_in_range(window);
+        let Some(src) = self.pair.src().pud(s)? else {
+            return Ok(true);
+        };
+        let src_kind = src.kind();
+        if src_kind != PmdKind::Table {
+            return Ok(decide_pud(src_kind, false).is_some());
+        }
+        let dst = self.pair.dst().pud_alloc(d)?;
+        if decide_pud(src_kind, dst.kind() == PmdKind::None) != Some(PudAction::Move) {
+            return Ok(false);
+        }
+        if !self.pair.move_pud(&src, &dst)? {
+            return Ok(false);
+        }
+        c.pud_moves += 1;
+        Ok(true)
     }
 
     /// Moves one extent, as [`decide`] says: a whole table, a THP, or entry by entry.
@@ -438,7 +562,7 @@ impl<'a> MoveControl<'a> {
         let dst_kind = dst.kind();
 
         // Whether a table can move whole is the table move's to say: it may not now.
-        match decide(kind, extent == PMD_SIZE, dst_kind == PmdKind::None, true) {
+        match decide(kind, self.is_whole(extent), dst_kind == PmdKind::None, true) {
             Action::Nothing => return Ok(Step::Done),
             Action::Huge => {
                 return match self.pair.move_huge_pmd(&src, &dst) {
@@ -554,9 +678,29 @@ enum Action {
     Ptes,
 }
 
+/// What the walk does with a 1 GiB window it may take as one PUD entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PudAction {
+    /// Nothing is mapped at the source: go past it.
+    Nothing,
+    /// Move the PMD table whole (one PUD entry).
+    Move,
+}
+
+/// Decides what the walk does with a PUD window whose source PUD entry holds `src`: nothing if
+/// nothing is mapped there, one PUD entry if it is a PMD table and the destination slot is empty,
+/// and otherwise (`None`) walk the window in PMD extents.
+fn decide_pud(src: PmdKind, dst_none: bool) -> Option<PudAction> {
+    match src {
+        PmdKind::None => Some(PudAction::Nothing),
+        PmdKind::Table if dst_none => Some(PudAction::Move),
+        _ => None,
+    }
+}
+
 /// Decides what the walk does with an extent whose source PMD entry holds `src`: `whole` if the
-/// extent is a whole PMD on both sides, `dst_none` if the destination slot is (or, for the plan,
-/// will be) empty, `table_ok` unless the source table cannot move whole (a relocating move
+/// extent may move as a whole PMD on both sides ([`MoveControl::is_whole`]), `dst_none` if the
+/// destination slot is (or, for the plan, will be) empty, `table_ok` unless the source table cannot move whole (a relocating move
 /// cannot take a large folio or a migration entry along).
 fn decide(src: PmdKind, whole: bool, dst_none: bool, table_ok: bool) -> Action {
     match src {

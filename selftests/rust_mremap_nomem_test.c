@@ -86,6 +86,7 @@ struct layout {
 	size_t src_off;		/* offset of src within a PMD */
 	size_t dst_off;		/* offset of dst within a PMD */
 	bool want_partial;	/* some failure must land part-way */
+	bool block_tail;	/* a page mapped right above src's end */
 };
 
 /* Checks the state after a move of @len that reports @moved; returns a reason or NULL. */
@@ -125,6 +126,15 @@ static void run_layout(int fd, int nth_fd, const struct layout *l)
 		 */
 		src = rm_find_hole(l->len, RM_PMD, l->src_off, RM_MB(16));
 		src = src ? rm_map_at(src, l->len, PROT_READ | PROT_WRITE) : NULL;
+		/*
+		 * Read-only, so it never merges with src: the tail cannot move
+		 * as a whole table, its destination table is allocated after
+		 * the first tables moved, and failing that lands part-way.
+		 */
+		if (src && l->block_tail && !rm_map_at(src + l->len, rm_page_size(), PROT_READ)) {
+			why = "could not map the page above src";
+			break;
+		}
 		dst = rm_find_hole(l->len, RM_PMD, l->dst_off, RM_MB(16));
 		dst = dst ? rm_map_at(dst, l->len, PROT_READ | PROT_WRITE) : NULL;
 		if (!src || !dst) {
@@ -169,7 +179,7 @@ static void run_layout(int fd, int nth_fd, const struct layout *l)
 					first_partial = m.moved;
 			}
 		}
-		munmap(src, l->len);
+		munmap(src, l->len + (l->block_tail ? rm_page_size() : 0));
 		munmap(dst, l->len);
 		/* The fault was not injected: the move made fewer than n allocations. */
 		if (atoi(buf) != 0)
@@ -192,9 +202,9 @@ int main(void)
 	static const struct layout layouts[] = {
 		{ .name = "mutually misaligned 8 MiB move (dst +4 KiB), failure at every allocation",
 		  .len = RM_MB(8), .src_off = 0, .dst_off = RM_KB(4), .want_partial = true },
-		{ .name = "realigned 5.5 MiB move at 1 MiB offsets, failure at every allocation",
+		{ .name = "realigned 5.5 MiB move at 1 MiB offsets, a page above src's end, failure at every allocation",
 		  .len = RM_MB(5) + RM_KB(512), .src_off = RM_MB(1), .dst_off = RM_MB(1),
-		  .want_partial = true },
+		  .want_partial = true, .block_tail = true },
 	};
 	const char *missing;
 	char path[64];

@@ -503,7 +503,8 @@ static struct exp exp_pair(bool dst_fresh, unsigned int flags)
 		return (struct exp){ 0, 4 * mib, 0 };
 	if (flags & RUST_MREMAP_NO_REALIGN)
 		return (struct exp){ 1, 2 * mib, 0 };
-	return (struct exp){ 2, mib, 0 };
+	/* Realigned start, and the tail ends both VMAs: it moves whole too. */
+	return (struct exp){ 3, 0, 0 };
 }
 
 /*

@@ -82,6 +82,7 @@ struct scen {
 	int npops;
 	uintptr_t tables[4];		/* model: slots holding an empty page table */
 	int ntables;
+	bool dst_faulted;		/* model: dst VMA has its own rmap identity */
 };
 
 /* Resident pages in [addr, addr+len) by mincore(); -1 on error. */
@@ -256,7 +257,7 @@ static bool vma_intersects(uintptr_t a, uintptr_t b)
 /* ------------------------------------------------------------------ */
 
 struct counts {
-	unsigned long long pmd, pte, huge;
+	unsigned long long pmd, pte, huge, pud;
 	bool realign;
 };
 
@@ -326,6 +327,79 @@ static bool model_realign(uintptr_t src, uintptr_t dst, size_t len, unsigned int
 	return true;
 }
 
+/* The start of the VMA that contains @addr, or 0. */
+static uintptr_t vma_start_of(uintptr_t addr)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long s, e, start = 0;
+	char line[512];
+
+	if (!f)
+		ksft_exit_fail_msg("open /proc/self/maps: %s\n", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2 && addr >= s && addr < e)
+			start = s;
+	fclose(f);
+	return start;
+}
+
+/*
+ * Whether the move shares rmap identity, as mremap() does: two VMAs, a
+ * destination never faulted (no identity of its own), and no
+ * RUST_MREMAP_RELOCATE.  Only then do PUD entries move.
+ */
+static bool model_shared(const struct scen *sc, unsigned int flags)
+{
+	return !(flags & RUST_MREMAP_RELOCATE) && !sc->dst_faulted &&
+	       vma_start_of((uintptr_t)sc->src) != vma_start_of((uintptr_t)sc->dst);
+}
+
+/* Whether any PMD slot of [a, b) holds a page table. */
+static bool range_has_tables(const struct scen *sc, uintptr_t a, uintptr_t b)
+{
+	for (uintptr_t slot = a; slot < b; slot += RM_PMD)
+		if (has_table(sc, slot))
+			return true;
+	return false;
+}
+
+/*
+ * The 1 GiB window the walk may take as one PUD entry at s/d: both
+ * PUD-aligned with a whole PUD left, or, at the start, mutually
+ * PUD-aligned with nothing mapped below either side down to the boundary.
+ */
+static bool model_pud_window(uintptr_t src, uintptr_t dst, uintptr_t end, uintptr_t s,
+			     uintptr_t d, unsigned int flags, uintptr_t *ws, uintptr_t *wd)
+{
+	uintptr_t off = src & (RM_PUD - 1);
+
+	if (!(s & (RM_PUD - 1)) && !(d & (RM_PUD - 1))) {
+		*ws = s;
+		*wd = d;
+		return end - s >= RM_PUD;
+	}
+	if ((flags & RUST_MREMAP_NO_REALIGN) || s > src || off != (dst & (RM_PUD - 1)) ||
+	    end - src < RM_PUD - off || !vma_starts_at(src) || !vma_starts_at(dst) ||
+	    vma_intersects(src - off, src) || vma_intersects(dst - off, dst))
+		return false;
+	*ws = src - off;
+	*wd = dst - off;
+	return true;
+}
+
+/*
+ * Lorenzo's tail realignment: the last, partial extent moves as a whole
+ * table when both ends are PMD-mutually aligned ends of their VMAs with
+ * nothing mapped above either up to the next PMD boundary.
+ */
+static bool model_tail_whole(uintptr_t s, uintptr_t d, size_t ext, uintptr_t end,
+			     unsigned int flags)
+{
+	return !(flags & RUST_MREMAP_NO_REALIGN) && s + ext == end && !(s & PMD_MASK_LOW) &&
+	       !(d & PMD_MASK_LOW) && !vma_intersects(end, s + RM_PMD) &&
+	       !vma_intersects(d + ext, d + RM_PMD);
+}
+
 /*
  * move_page_tables() as the module does it: extents up to the next PMD
  * boundary of either side; an empty src slot counts nothing; a whole
@@ -341,6 +415,8 @@ static struct counts model(const struct scen *sc, unsigned int flags)
 	uintptr_t src = (uintptr_t)sc->src, dst = (uintptr_t)sc->dst;
 	uintptr_t end = src + sc->len, s = src, d = dst;
 
+	bool shared = model_shared(sc, flags);
+
 	novr = 0;
 	c.realign = model_realign(src, dst, sc->len, flags);
 	if (c.realign) {
@@ -350,10 +426,22 @@ static struct counts model(const struct scen *sc, unsigned int flags)
 	while (s < end) {
 		size_t ext = MIN(RM_PMD - (s & PMD_MASK_LOW), RM_PMD - (d & PMD_MASK_LOW));
 		uintptr_t ss = s & ~(uintptr_t)PMD_MASK_LOW, ds = d & ~(uintptr_t)PMD_MASK_LOW;
+		uintptr_t ws, wd;
+		bool whole;
 
+		/* A window with nothing mapped is passed; one with an empty dst moves whole. */
+		if (shared && model_pud_window(src, dst, end, s, d, flags, &ws, &wd) &&
+		    (!range_has_tables(sc, ws, ws + RM_PUD) || !range_has_tables(sc, wd, wd + RM_PUD))) {
+			if (range_has_tables(sc, ws, ws + RM_PUD))
+				c.pud++;
+			s = ws + RM_PUD;
+			d = wd + RM_PUD;
+			continue;
+		}
 		ext = MIN(ext, end - s);
+		whole = ext == RM_PMD || model_tail_whole(s, d, ext, end, flags);
 		if (has_table(sc, ss)) {
-			if (ext == RM_PMD && !has_table(sc, ds)) {
+			if (whole && !has_table(sc, ds)) {
 				c.pmd++;
 				set_table(ss, false);
 				set_table(ds, true);
@@ -454,6 +542,7 @@ struct case_desc {
 	enum kind kind;
 	size_t src_align, dst_align, size;	/* K_TWO_VMA */
 	size_t below_src, below_dst;		/* K_TWO_VMA: mapping right below */
+	size_t above_src;			/* K_TWO_VMA: read-only mapping right above src */
 	enum below_kind below_kind;
 	bool full_pop;				/* populate whole src, ignore -t */
 	bool stale_dst_table;			/* dst's first slot gets an empty table */
@@ -508,6 +597,12 @@ static bool build_two_vma(struct scen *sc, const struct case_desc *cd)
 	s = place(cd->below_src, len, cd->src_align);
 	if (!s || !map_below(sc, cd, s, cd->below_src) || !map_rw(sc, s, len))
 		return false;
+	/* Read-only: never merges with src, and must survive the move. */
+	if (cd->above_src) {
+		if (!map_prot(sc, s + len, cd->above_src, PROT_READ))
+			return false;
+		sc_other(sc, s + len, cd->above_src, CK_UNPOP, 0, 0, "mapping above src");
+	}
 	d = place(cd->below_dst, len, cd->dst_align);
 	if (!d || !map_below(sc, cd, d, cd->below_dst) || !map_rw(sc, d, len))
 		return false;
@@ -533,6 +628,7 @@ static bool build_two_vma(struct scen *sc, const struct case_desc *cd)
 			return false;
 		}
 		sc->tables[sc->ntables++] = (uintptr_t)d & ~(uintptr_t)PMD_MASK_LOW;
+		sc->dst_faulted = true;
 	}
 	return true;
 }
@@ -648,12 +744,14 @@ static bool build(struct scen *sc, const struct case_desc *cd)
 static bool counters_match(const struct rust_mremap_move *m, const struct counts *e,
 			   const char *stage)
 {
-	if (m->pmd_moves == e->pmd && m->pte_moves == e->pte && m->huge_pmd_moves == e->huge)
+	if (m->pmd_moves == e->pmd && m->pte_moves == e->pte && m->huge_pmd_moves == e->huge &&
+	    m->pud_moves == e->pud)
 		return true;
-	ksft_print_msg("  %s: pmd_moves=%llu pte_moves=%llu huge_pmd_moves=%llu, expected %llu/%llu/%llu\n",
+	ksft_print_msg("  %s: pmd_moves=%llu pte_moves=%llu huge_pmd_moves=%llu pud_moves=%llu, expected %llu/%llu/%llu/%llu\n",
 		       stage, (unsigned long long)m->pmd_moves,
 		       (unsigned long long)m->pte_moves,
-		       (unsigned long long)m->huge_pmd_moves, e->pmd, e->pte, e->huge);
+		       (unsigned long long)m->huge_pmd_moves, (unsigned long long)m->pud_moves,
+		       e->pmd, e->pte, e->huge, e->pud);
 	return false;
 }
 
@@ -741,9 +839,9 @@ static void run_case(const struct case_desc *cd)
 	}
 
 	exp = model(&a, cd->flags);
-	ksft_print_msg("%s: src %p dst %p len %#zx populated %#zx flags %#x; model: realign %s, pmd_moves %llu pte_moves %llu huge_pmd_moves %llu\n",
+	ksft_print_msg("%s: src %p dst %p len %#zx populated %#zx flags %#x; model: realign %s, pmd_moves %llu pte_moves %llu huge_pmd_moves %llu pud_moves %llu\n",
 		       cd->name, a.src, a.dst, a.len, a.pop, cd->flags,
-		       exp.realign ? "yes" : "no", exp.pmd, exp.pte, exp.huge);
+		       exp.realign ? "yes" : "no", exp.pmd, exp.pte, exp.huge, exp.pud);
 	if (cd->exp_pmd >= 0 &&
 	    (exp.pmd != (unsigned long long)cd->exp_pmd ||
 	     exp.pte != (unsigned long long)cd->exp_pte)) {
@@ -790,7 +888,9 @@ static void run_case(const struct case_desc *cd)
 		if (!counters_match(&mv, &exp, "move"))
 			move_ok = false;
 		if (!dret && (mv.pmd_moves != dry.pmd_moves || mv.pte_moves != dry.pte_moves ||
-			      mv.huge_pmd_moves != dry.huge_pmd_moves)) {
+			      mv.huge_pmd_moves != dry.huge_pmd_moves ||
+			      mv.pud_moves != dry.pud_moves ||
+			      mv.folios_relocated != dry.folios_relocated)) {
 			ksft_print_msg("  move: counters differ from the dry run's\n");
 			move_ok = false;
 		}
@@ -999,6 +1099,21 @@ int main(int argc, char **argv)
 	cases[ncases].full_pop = true;
 	cases[ncases].exp_pmd = 3;
 	cases[ncases++].exp_pte = 0;
+
+	/* Lorenzo's tail realignment: the last 512KB moves as a whole table. */
+	cases[ncases] = (struct case_desc)TWO(
+		"5.5MB move - mutually 1MB-aligned, both end where their VMAs end: 4 PMD 0 PTE moves",
+		RM_MB(1), RM_MB(1), RM_MB(5) + RM_KB(512));
+	cases[ncases].full_pop = true;
+	cases[ncases].exp_pmd = 4;
+	cases[ncases++].exp_pte = 0;
+	cases[ncases] = (struct case_desc)TWO(
+		"5.5MB move - mutually 1MB-aligned, a mapping right above src's end: 3 PMD 128 PTE moves",
+		RM_MB(1), RM_MB(1), RM_MB(5) + RM_KB(512));
+	cases[ncases].full_pop = true;
+	cases[ncases].above_src = RM_MB(1);
+	cases[ncases].exp_pmd = 3;
+	cases[ncases++].exp_pte = 128;
 
 	cases[ncases] = (struct case_desc)TWO(
 		"5MB move - mutually 1MB-aligned, RUST_MREMAP_NO_REALIGN: 2 PMD 256 PTE moves",

@@ -1,9 +1,11 @@
 #!/bin/bash
 # Guest side of 'make bench': one benchmark run, ioctl beside mremap() and
-# UFFDIO_MOVE.   guest-bench.sh KO BENCH [ARGS...]
+# UFFDIO_MOVE.   guest-bench.sh KO BENCH FLAVOUR [ARGS...]
+# FLAVOUR names the kernel flavour booted (scripts/build-kernel.sh), which
+# the benchmark prints beside uname.
 set -u
 . "$(dirname "$0")/guest-lib.sh"
-ko=$1 bench=$2; shift 2
+ko=$1 bench=$2; export RUST_MREMAP_FLAVOUR=$3; shift 3
 guest_setup
 echo "# guest: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource), $(nproc) cpus"
 load_module "$ko" || guest_exit 1
