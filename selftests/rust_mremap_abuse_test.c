@@ -32,13 +32,6 @@ enum { OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES };
 static int afd;
 static size_t ps;
 
-#define CHECK(cond, ...) do {				\
-	if (!(cond)) {					\
-		ksft_print_msg(__VA_ARGS__);		\
-		ok = false;				\
-	}						\
-} while (0)
-
 /* One call; returns what the API returned (>= 0) or -errno. */
 static long long call(int op, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
 {

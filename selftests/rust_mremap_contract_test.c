@@ -61,29 +61,9 @@
 #define PM_SWAP		(1ULL << 62)
 #define PM_SOFT_DIRTY	(1ULL << 55)
 
-enum res { R_PASS, R_FAIL, R_SKIP };
-
 static size_t ps;			/* base page size */
 static int pagemap_fd = -1;		/* /proc/self/pagemap */
 static unsigned int next_seed = 0xc0de0000;
-static char skip_reason[256];
-
-static __printf(1, 2) enum res skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(skip_reason, sizeof(skip_reason), fmt, ap);
-	va_end(ap);
-	return R_SKIP;
-}
-
-#define CHECK(cond, ...) do {				\
-	if (!(cond)) {					\
-		ksft_print_msg(__VA_ARGS__);		\
-		ok = false;				\
-	}						\
-} while (0)
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -106,40 +86,6 @@ static void sleep_ns(int64_t ns)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-static bool read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = read(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		b += n;
-		len -= n;
-	}
-	return true;
-}
-
-static bool write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		b += n;
-		len -= n;
-	}
-	return true;
 }
 
 static bool chk_pat(const char *what, const void *p, size_t len, unsigned int seed, size_t base)
@@ -333,54 +279,15 @@ static bool clear_soft_dirty(void)
 
 /* --------------------------------------------------------------------- THP */
 
-/* AnonHugePages (kB) of the VMA starting at @start, or -1. */
-static long anon_huge_kb(const void *start)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	unsigned long s, e;
-	bool here = false;
-	char line[512];
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2) {
-			if (here)
-				break;
-			here = s == (uintptr_t)start;
-		} else if (here && !strncmp(line, "AnonHugePages:", 14)) {
-			kb = strtol(line + 14, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kb;
-}
-
-static const char *thp_setting(void)
-{
-	static char buf[128];
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
-
-	snprintf(buf, sizeof(buf), "absent");
-	if (f) {
-		if (fgets(buf, sizeof(buf), f))
-			buf[strcspn(buf, "\n")] = 0;
-		fclose(f);
-	}
-	return buf;
-}
-
 /* The 2 MiB region at @p (a VMA of its own, already filled) is one PMD-mapped THP. */
 static bool is_thp(const void *p)
 {
-	long kb = anon_huge_kb(p);
+	long kb = rm_anon_huge_kb(p);
 
 	if (kb == (long)(RM_PMD >> 10))
 		return true;
 	ksft_print_msg("source %p is not a THP: AnonHugePages %ld kB, expected %zu (transparent_hugepage/enabled: %s)\n",
-		       p, kb, RM_PMD >> 10, thp_setting());
+		       p, kb, RM_PMD >> 10, rm_thp_setting());
 	return false;
 }
 
@@ -935,11 +842,11 @@ static __noreturn void fs_child(pid_t parent, int go_rd, int ready_wr, int res_w
 	pidfd = (int)syscall(__NR_pidfd_open, getppid(), 0);
 	if (pidfd < 0)
 		_exit(3);
-	if (!read_full(go_rd, &a, sizeof(a)))
+	if (!rm_read_full(go_rd, &a, sizeof(a)))
 		_exit(4);
 	memset(&res, 0, sizeof(res));
 	res.t_call = now_ns();
-	if (!write_full(ready_wr, &c, 1))
+	if (!rm_write_full(ready_wr, &c, 1))
 		_exit(6);
 	res.ret = rm_move(fd, pidfd, RUST_MREMAP_NO_REALIGN, (void *)(uintptr_t)a.src,
 			  (void *)(uintptr_t)a.dst, a.len, &m);
@@ -948,7 +855,7 @@ static __noreturn void fs_child(pid_t parent, int go_rd, int ready_wr, int res_w
 	res.pmd = m.pmd_moves;
 	res.pte = m.pte_moves;
 	res.huge = m.huge_pmd_moves;
-	write_full(res_wr, &res, sizeof(res));
+	rm_write_full(res_wr, &res, sizeof(res));
 	_exit(0);
 }
 
@@ -1148,7 +1055,7 @@ static enum res t_fatal_signal(int fd)
 	a.src = (uintptr_t)src;
 	a.dst = (uintptr_t)dst;
 	a.len = FS_LEN;
-	if (!write_full(go[1], &a, sizeof(a)) || !read_full(ready[0], &b, 1)) {
+	if (!rm_write_full(go[1], &a, sizeof(a)) || !rm_read_full(ready[0], &b, 1)) {
 		kill(pid, SIGKILL);
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
@@ -1167,7 +1074,7 @@ static enum res t_fatal_signal(int fd)
 		;
 	t1 = now_ns();
 	pid = -1;
-	have_res = read_full(resp[0], &res, sizeof(res));
+	have_res = rm_read_full(resp[0], &res, sizeof(res));
 	if (t_kill - t0 > delay + 500000000LL)
 		ksft_print_msg("note: SIGKILL was sent %.1f ms late (did this process wait for its own mmap lock?)\n",
 			       (double)(t_kill - t0 - delay) / 1e6);

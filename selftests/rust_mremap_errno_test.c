@@ -45,29 +45,9 @@
 #define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
 #define YAMA_SCOPE	"/proc/sys/kernel/yama/ptrace_scope"
 
-enum res { R_PASS, R_FAIL, R_SKIP };
-
 static size_t ps;			/* base page size */
 static size_t small;			/* size of the small regions: 16 pages */
 static unsigned int next_seed = 0x5eed0000;
-static char skip_reason[256];
-
-static __printf(1, 2) enum res skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(skip_reason, sizeof(skip_reason), fmt, ap);
-	va_end(ap);
-	return R_SKIP;
-}
-
-#define CHECK(cond, ...) do {				\
-	if (!(cond)) {					\
-		ksft_print_msg(__VA_ARGS__);		\
-		ok = false;				\
-	}						\
-} while (0)
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -92,40 +72,6 @@ static int wait_status(pid_t pid)
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	return 128 + WTERMSIG(st);
-}
-
-static bool read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = read(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		b += n;
-		len -= n;
-	}
-	return true;
-}
-
-static bool write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		b += n;
-		len -= n;
-	}
-	return true;
 }
 
 static bool read_long(const char *path, long *v)
@@ -1223,11 +1169,11 @@ static __noreturn void remote_child(const struct remote *r, int ready_wr, int go
 
 	if (!rm_map_at(r->src, r->len, RW) || !rm_map_at(r->dst, r->len, RW)) {
 		c = 'F';
-		write_full(ready_wr, &c, 1);
+		rm_write_full(ready_wr, &c, 1);
 		_exit(10);
 	}
 	rm_fill(r->src, r->len, r->seed, 0);
-	if (!write_full(ready_wr, &c, 1) || !read_full(go_rd, &c, 1))
+	if (!rm_write_full(ready_wr, &c, 1) || !rm_read_full(go_rd, &c, 1))
 		_exit(11);
 	if (c == 'M') {
 		ok = chk_pat("target dst", r->dst, r->len, r->seed, 0);
@@ -1242,7 +1188,7 @@ static __noreturn void remote_child(const struct remote *r, int ready_wr, int go
 /* Send the verdict, reap the child; returns its exit status (see wait_status()). */
 static int remote_finish(struct remote *r, char verdict)
 {
-	write_full(r->go_fd, &verdict, 1);
+	rm_write_full(r->go_fd, &verdict, 1);
 	close(r->go_fd);
 	close(r->ready_fd);
 	return wait_status(r->pid);
@@ -1277,7 +1223,7 @@ static bool remote_start(struct remote *r)
 		close(r->go_fd);
 		return false;
 	}
-	if (!read_full(r->ready_fd, &c, 1) || c != 'R') {
+	if (!rm_read_full(r->ready_fd, &c, 1) || c != 'R') {
 		ksft_print_msg("target child failed to map its memory\n");
 		remote_finish(r, 'U');
 		return false;
@@ -1415,7 +1361,7 @@ static __noreturn void attacker(int fd, int vpidfd, const struct remote *v, int 
 			pair_unmap(&pr);
 		}
 	}
-	_exit(write_full(out, &res, sizeof(res)) ? 0 : 1);
+	_exit(rm_write_full(out, &res, sizeof(res)) ? 0 : 1);
 }
 
 static enum res t_eperm(int fd)
@@ -1451,7 +1397,7 @@ static enum res t_eperm(int fd)
 	if (a < 0) {
 		ksft_print_msg("fork: %s\n", strerror(errno));
 		ok = false;
-	} else if (!read_full(rp[0], &unpriv, sizeof(unpriv))) {
+	} else if (!rm_read_full(rp[0], &unpriv, sizeof(unpriv))) {
 		ksft_print_msg("the unprivileged child reported nothing\n");
 		ok = false;
 	} else {

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +30,30 @@
 #define RM_GB(g)	((size_t)(g) << 30)
 #define RM_PMD		RM_MB(2)
 #define RM_PUD		RM_GB(1)
+
+/* The result of one test of a table-driven test program. */
+enum res { R_PASS, R_FAIL, R_SKIP };
+
+/* Why the last test that returned R_SKIP skipped. */
+static char skip_reason[256];
+
+static inline __printf(1, 2) enum res skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, ap);
+	va_end(ap);
+	return R_SKIP;
+}
+
+/* A check that fails the test (the caller's `ok`) and says why. */
+#define CHECK(cond, ...) do {				\
+	if (!(cond)) {					\
+		ksft_print_msg(__VA_ARGS__);		\
+		ok = false;				\
+	}						\
+} while (0)
 
 static inline size_t rm_page_size(void)
 {
@@ -142,6 +167,81 @@ static inline void *rm_map_at(void *addr, size_t len, int prot)
 	/* Deterministic PTE/PMD counts: THP only where a test asks for it. */
 	madvise(p, len, MADV_NOHUGEPAGE);
 	return p;
+}
+
+/* read()/write() all of @len bytes, retrying on EINTR; false on error or EOF. */
+static inline bool rm_read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = read(fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		b += n;
+		len -= n;
+	}
+	return true;
+}
+
+static inline bool rm_write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = write(fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		b += n;
+		len -= n;
+	}
+	return true;
+}
+
+/* AnonHugePages (kB) of the VMA starting at @start (/proc/self/smaps), or -1. */
+static inline long rm_anon_huge_kb(const void *start)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	unsigned long s, e;
+	bool here = false;
+	char line[512];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2) {
+			if (here)
+				break;
+			here = s == (uintptr_t)start;
+		} else if (here && !strncmp(line, "AnonHugePages:", 14)) {
+			kb = strtol(line + 14, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+/* The THP mode line of sysfs ("absent" without THP), for messages. */
+static inline const char *rm_thp_setting(void)
+{
+	static char buf[128];
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+
+	snprintf(buf, sizeof(buf), "absent");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			buf[strcspn(buf, "\n")] = 0;
+		fclose(f);
+	}
+	return buf;
 }
 
 #endif /* RUST_MREMAP_LIB_H */

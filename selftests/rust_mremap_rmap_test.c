@@ -877,45 +877,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* 5. THP */
 
-/* AnonHugePages (kB) of the VMA starting at @start, or -1. */
-static long anon_huge_kb(const void *start)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	unsigned long s, e;
-	bool here = false;
-	char line[512];
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2) {
-			if (here)
-				break;
-			here = s == (uintptr_t)start;
-		} else if (here && !strncmp(line, "AnonHugePages:", 14)) {
-			kb = strtol(line + 14, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kb;
-}
-
-static const char *thp_setting(void)
-{
-	static char buf[128];
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-
-	snprintf(buf, sizeof(buf), "absent");
-	if (f) {
-		if (fgets(buf, sizeof(buf), f))
-			buf[strcspn(buf, "\n")] = 0;
-		fclose(f);
-	}
-	return buf;
-}
-
 /* Two fresh 2 MiB-aligned MADV_HUGEPAGE regions, src populated; returns the THP count or -1. */
 static long thp_setup(struct tc *t, uint8_t **src, uint8_t **dst, unsigned int seed)
 {
@@ -928,14 +889,14 @@ static long thp_setup(struct tc *t, uint8_t **src, uint8_t **dst, unsigned int s
 		return -1;
 	}
 	rm_fill(*src, LEN, seed, 0);
-	kb = anon_huge_kb(*src);
+	kb = rm_anon_huge_kb(*src);
 	if (kb < 0) {
 		tc_fail(t, "no smaps entry for %p", (void *)*src);
 		return -1;
 	}
 	if (kb == 0) {
 		tc_skip(t, "no THP allocated for a MADV_HUGEPAGE region (transparent_hugepage/enabled: %s)",
-			thp_setting());
+			rm_thp_setting());
 		return -1;
 	}
 	ksft_print_msg("%s: source has %ld kB AnonHugePages\n", t->name, kb);
@@ -954,11 +915,11 @@ static void test_thp_whole(void)
 	if (!move_checked(&t, "4 MiB of THP", a, b, LEN, 0,
 			  (struct exp){ 2 - nthp, 0, nthp }, SEED + 6, 0, false))
 		goto out;
-	kb = anon_huge_kb(b);
+	kb = rm_anon_huge_kb(b);
 	if (kb != nthp * (long)(RM_PMD >> 10))
 		tc_fail(&t, "destination has %ld kB AnonHugePages, expected %ld", kb,
 			nthp * (long)(RM_PMD >> 10));
-	kb = anon_huge_kb(a);
+	kb = rm_anon_huge_kb(a);
 	if (kb != 0)
 		tc_fail(&t, "vacated source has %ld kB AnonHugePages", kb);
 	verify_move_state(&t, "4 MiB of THP", a, b, LEN, SEED + 6, 0, LEN, true);
@@ -986,7 +947,7 @@ static void test_thp_split(void)
 	if (!move_checked(&t, "2 MiB from 1 MiB into a THP", a + mib, b + mib, 2 * mib, 0,
 			  (struct exp){ 0, (long long)(2 * mib / g_ps), 0 }, SEED + 7, mib, true))
 		goto out;
-	kb = anon_huge_kb(a);
+	kb = rm_anon_huge_kb(a);
 	if (kb != 0)
 		tc_fail(&t, "source still has %ld kB PMD-mapped THP after a partial move", kb);
 	expect_pattern(&t, "source below the moved range", a, mib, SEED + 7, 0);
