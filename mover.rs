@@ -333,7 +333,7 @@ impl<'a> MoveControl<'a> {
 
         let start = (self.old_addr, self.new_addr);
         self.try_realign_addr();
-        let mut slots = SlotModel::default();
+        let mut slots = SlotModel::new(self.old_addr, self.old_end, self.new_addr);
         let mut c = Counters::default();
         let mut retries = 0;
         let res = loop {
@@ -722,14 +722,30 @@ enum Step {
 
 /// The planner's model of PMD entries the move will have changed by the time it reaches a
 /// later extent: in a downward overlapping move, a destination slot can be a source slot that an
-/// earlier extent emptied (or left holding a page table).
-#[derive(Default)]
+/// earlier extent emptied (or left holding a page table). Only where the PMD slots of the two
+/// ranges overlap can that happen; elsewhere the model tracks nothing and costs nothing (a list
+/// searched per extent would make planning a large move quadratic).
 struct SlotModel {
+    tracked: bool,
     changed: KVec<(usize, PmdKind)>,
 }
 
 impl SlotModel {
+    /// A model for a walk over `[src, src_end)` to `[dst, ...)`.
+    fn new(src: usize, src_end: usize, dst: usize) -> Self {
+        let round_up = |a: usize| pmd_align_down(a + (PMD_SIZE - 1));
+        let dst_end = dst + (src_end - src);
+        Self {
+            tracked: pmd_align_down(src) < round_up(dst_end)
+                && pmd_align_down(dst) < round_up(src_end),
+            changed: KVec::new(),
+        }
+    }
+
     fn set(&mut self, addr: usize, kind: PmdKind) -> Result {
+        if !self.tracked {
+            return Ok(());
+        }
         let base = pmd_align_down(addr);
         match self.changed.iter_mut().find(|(b, _)| *b == base) {
             Some(slot) => slot.1 = kind,
