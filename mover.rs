@@ -3,21 +3,29 @@
 //! The move: mainline's `move_page_tables()` (mm/mremap.c), in Rust.
 //!
 //! `RUST_MREMAP_IOC_MOVE` moves `[src, src + len)` of a target process to `[dst, dst + len)`.
-//! Both ranges lie in existing private anonymous VMAs, which the move does not change: the page
-//! tables move, and each anonymous folio is relocated to the destination VMA's rmap (see
-//! `kernel::mm::pgtable`). The steps, under the target's mmap write lock:
+//! Both ranges lie in existing private anonymous VMAs, whose bounds and flags the move does not
+//! change: the page tables move. The folios that move keep a valid rmap in one of two ways (see
+//! `kernel::mm::pgtable`): the destination VMA shares the source's rmap identity, as the VMA
+//! `mremap()` creates does (taking it if it has never been faulted), and no folio is touched; or,
+//! where that cannot be or `RUST_MREMAP_RELOCATE` asks, each folio is relocated to the destination
+//! VMA, as `UFFDIO_MOVE` does. The steps, under the target's mmap write lock:
 //!
 //! 1. [`check_args`] (`EINVAL`), [`target_mm`] (`EBADF`, `ESRCH`, `EPERM`), then, under the lock,
 //!    [`validate`]: the VMAs (`EFAULT`, `EPERM` for sealed, `EOPNOTSUPP`, `EINVAL`), checked and
-//!    write-locked as a `kernel::mm::pgtable::MovePair`.
+//!    write-locked as a `kernel::mm::pgtable::MovePair`; then the rmap mode is chosen.
 //! 2. [`MoveControl::plan`]: walk the range as the move will, without changing anything, to find a
 //!    populated destination (`EEXIST`) or an entry that cannot move (`EBUSY`) before anything moves,
-//!    and to count what the move will do (`RUST_MREMAP_DRY_RUN` stops here).
+//!    and to count what the move will do (`RUST_MREMAP_DRY_RUN` stops here). A sharing move, which
+//!    moves every entry, only checks the destination. Then, if need be, the destination adopts the
+//!    source's rmap identity.
 //! 3. [`MoveControl::execute`]: the walk itself. Races the plan cannot see (a pin taken by GUP-fast
 //!    meanwhile) and a fatal signal stop it part-way, and `moved` then says exactly how far it got.
 //!
-//! The walk realigns its start down to a PMD boundary exactly as mainline's `try_realign_addr()`
-//! does, so that a mutually aligned move moves whole page tables from the first extent on.
+//! Plan and move decide each extent by the same [`decide`] (and [`decide_pud`] for 1 GiB windows
+//! of a sharing move). The walk realigns its start down to a PMD boundary exactly as mainline's
+//! `try_realign_addr()` does (and, sharing, to a PUD boundary), so that a mutually aligned move
+//! moves whole page tables from the first extent on; its last partial extent moves whole where
+//! both ranges end their VMAs ([`MoveControl::is_whole`]).
 
 use kernel::{
     mm::{
@@ -70,10 +78,19 @@ pub(crate) fn move_memory(args: &mut MoveArgs) -> Result {
         _ => Share::No,
     };
 
-    let plan = MoveControl::new(&pair, src, dst, len, args.flags, share != Share::No).plan()?;
+    let mut planner = MoveControl::new(&pair, src, dst, len, args.flags, share != Share::No);
     if args.flags & DRY_RUN != 0 {
+        let plan = planner.plan()?;
         set_counters(args, &plan);
         return Ok(());
+    }
+    // A relocating move plans first, to refuse an entry it cannot move (EBUSY) before anything
+    // moves. A sharing move moves every entry: only a populated destination can refuse it, and
+    // walking the range twice would cost as much as the move itself.
+    if share == Share::No {
+        planner.plan()?;
+    } else {
+        planner.check_dst_empty()?;
     }
     // Only now, with the plan passed, may the destination VMA take the source's identity.
     if share != Share::No {
