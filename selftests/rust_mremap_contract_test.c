@@ -543,6 +543,9 @@ static enum res prot_test(int fd, bool ro, bool thp, bool single)
 	bool ok = true;
 	int ret;
 
+	/* A THP test cannot run on a kernel without THP: say so, it is no pass. */
+	if (thp && !rm_thp_available())
+		return skip("kernel without CONFIG_TRANSPARENT_HUGEPAGE");
 	src = map_pmd(len, 0);
 	dst = src ? map_pmd(len, 0) : NULL;
 	if (!src || !dst) {
@@ -672,6 +675,9 @@ static enum res softdirty_test(int fd, enum sd_kind kind)
 	bool ok = true;
 	int ret;
 
+	/* A THP test cannot run on a kernel without THP: say so, it is no pass. */
+	if (thp && !rm_thp_available())
+		return skip("kernel without CONFIG_TRANSPARENT_HUGEPAGE");
 	src = map_pmd(len, 0);
 	dst = src ? map_pmd(len, 0) : NULL;
 	if (!src || !dst) {

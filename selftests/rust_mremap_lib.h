@@ -229,6 +229,12 @@ static inline long rm_anon_huge_kb(const void *start)
 	return kb;
 }
 
+/* Whether the kernel has transparent huge pages at all (CONFIG_TRANSPARENT_HUGEPAGE). */
+static inline bool rm_thp_available(void)
+{
+	return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+}
+
 /* The THP mode line of sysfs ("absent" without THP), for messages. */
 static inline const char *rm_thp_setting(void)
 {

@@ -882,6 +882,10 @@ static long thp_setup(struct tc *t, uint8_t **src, uint8_t **dst, unsigned int s
 {
 	long kb;
 
+	if (!rm_thp_available()) {
+		tc_skip(t, "kernel without CONFIG_TRANSPARENT_HUGEPAGE");
+		return -1;
+	}
 	*src = map_region(LEN, 0, true);
 	*dst = map_region(LEN, 0, true);
 	if (!*src || !*dst) {
