@@ -138,20 +138,6 @@ static bool expect_errno(const char *what, int fd, int pidfd, unsigned int flags
 	return ok;
 }
 
-static bool counters_are(const char *what, const struct rust_mremap_move *m, uint64_t moved,
-			 uint64_t pmd, uint64_t pte, uint64_t huge)
-{
-	if (m->moved == moved && m->pmd_moves == pmd && m->pte_moves == pte &&
-	    m->huge_pmd_moves == huge)
-		return true;
-	ksft_print_msg("%s: moved %llu pmd_moves %llu pte_moves %llu huge_pmd_moves %llu, expected %llu %llu %llu %llu\n",
-		       what, (unsigned long long)m->moved, (unsigned long long)m->pmd_moves,
-		       (unsigned long long)m->pte_moves, (unsigned long long)m->huge_pmd_moves,
-		       (unsigned long long)moved, (unsigned long long)pmd, (unsigned long long)pte,
-		       (unsigned long long)huge);
-	return false;
-}
-
 /*
  * A fresh private anonymous RW region of @len bytes starting @off bytes into
  * a PMD, with at least 2 MiB free on either side (so it has PMD slots, hence
@@ -388,7 +374,7 @@ static enum res droppable_test(int fd, bool src_drop, bool dst_drop)
 		ok = false;
 		goto out;
 	}
-	ok &= counters_are("move (against the dry run)", &m, RM_PMD, dry.pmd_moves, dry.pte_moves,
+	ok &= rm_counters_are("move (against the dry run)", &m, RM_PMD, dry.pmd_moves, dry.pte_moves,
 			   dry.huge_pmd_moves);
 	CHECK(m.pmd_moves * RM_PMD + m.pte_moves * ps + m.huge_pmd_moves * RM_PMD == RM_PMD,
 	      "counters pmd %llu pte %llu huge %llu do not add up to 2 MiB\n",
@@ -532,6 +518,29 @@ static bool probe(const char *what, uint8_t *p, const uint8_t *src_twin, bool ro
  * @ro.  @single moves the middle 1 MiB entry by entry (NO_REALIGN; a THP is
  * split first), else the whole 2 MiB moves as one table or one huge PMD.
  */
+/*
+ * Two fresh 2 MiB-aligned regions of 2 MiB, src filled with @seed's pattern;
+ * with @thp both MADV_HUGEPAGE and src made of one PMD-mapped THP.  A THP
+ * test cannot run on a kernel without THP: R_SKIP says so, it is no pass.
+ * On R_FAIL, *@src and *@dst are what could be mapped (NULL or a region).
+ */
+static enum res pmd_pair(bool thp, unsigned int seed, uint8_t **src, uint8_t **dst)
+{
+	*src = *dst = NULL;
+	if (thp && !rm_thp_available())
+		return skip("kernel without CONFIG_TRANSPARENT_HUGEPAGE");
+	*src = map_pmd(RM_PMD, 0);
+	*dst = *src ? map_pmd(RM_PMD, 0) : NULL;
+	if (!*src || !*dst)
+		return R_FAIL;
+	if (thp && (madvise(*src, RM_PMD, MADV_HUGEPAGE) || madvise(*dst, RM_PMD, MADV_HUGEPAGE))) {
+		ksft_print_msg("MADV_HUGEPAGE: %s\n", strerror(errno));
+		return R_FAIL;
+	}
+	rm_fill(*src, RM_PMD, seed, 0);
+	return thp && !is_thp(*src) ? R_FAIL : R_PASS;
+}
+
 static enum res prot_test(int fd, bool ro, bool thp, bool single)
 {
 	const size_t len = RM_PMD;
@@ -541,24 +550,13 @@ static enum res prot_test(int fd, bool ro, bool thp, bool single)
 	struct rust_mremap_move m;
 	uint8_t *src, *dst;
 	bool ok = true;
+	enum res r;
 	int ret;
 
-	/* A THP test cannot run on a kernel without THP: say so, it is no pass. */
-	if (thp && !rm_thp_available())
-		return skip("kernel without CONFIG_TRANSPARENT_HUGEPAGE");
-	src = map_pmd(len, 0);
-	dst = src ? map_pmd(len, 0) : NULL;
-	if (!src || !dst) {
-		ok = false;
-		goto out;
-	}
-	if (thp && (madvise(src, len, MADV_HUGEPAGE) || madvise(dst, len, MADV_HUGEPAGE))) {
-		ksft_print_msg("MADV_HUGEPAGE: %s\n", strerror(errno));
-		ok = false;
-		goto out;
-	}
-	rm_fill(src, len, seed, 0);
-	if (thp && !is_thp(src)) {
+	r = pmd_pair(thp, seed, &src, &dst);
+	if (r == R_SKIP)
+		return r;
+	if (r == R_FAIL) {
 		ok = false;
 		goto out;
 	}
@@ -577,11 +575,11 @@ static enum res prot_test(int fd, bool ro, bool thp, bool single)
 		goto out;
 	}
 	if (single)
-		ok &= counters_are("1 MiB entry by entry", &m, mlen, 0, mlen / ps, 0);
+		ok &= rm_counters_are("1 MiB entry by entry", &m, mlen, 0, mlen / ps, 0);
 	else if (thp)
-		ok &= counters_are("2 MiB THP", &m, len, 0, 0, 1);
+		ok &= rm_counters_are("2 MiB THP", &m, len, 0, 0, 1);
 	else
-		ok &= counters_are("2 MiB page table", &m, len, 1, 0, 0);
+		ok &= rm_counters_are("2 MiB page table", &m, len, 1, 0, 0);
 
 	ok &= chk_pat("dst (moved part)", dst + off, mlen, seed, off);
 	ok &= chk_zero("src (moved part)", src + off, mlen);
@@ -673,24 +671,13 @@ static enum res softdirty_test(int fd, enum sd_kind kind)
 	struct rust_mremap_move m;
 	uint8_t *src, *dst;
 	bool ok = true;
+	enum res r;
 	int ret;
 
-	/* A THP test cannot run on a kernel without THP: say so, it is no pass. */
-	if (thp && !rm_thp_available())
-		return skip("kernel without CONFIG_TRANSPARENT_HUGEPAGE");
-	src = map_pmd(len, 0);
-	dst = src ? map_pmd(len, 0) : NULL;
-	if (!src || !dst) {
-		ok = false;
-		goto out;
-	}
-	if (thp && (madvise(src, len, MADV_HUGEPAGE) || madvise(dst, len, MADV_HUGEPAGE))) {
-		ksft_print_msg("MADV_HUGEPAGE: %s\n", strerror(errno));
-		ok = false;
-		goto out;
-	}
-	rm_fill(src, len, seed, 0);
-	if (thp && !is_thp(src)) {
+	r = pmd_pair(thp, seed, &src, &dst);
+	if (r == R_SKIP)
+		return r;
+	if (r == R_FAIL) {
 		ok = false;
 		goto out;
 	}
@@ -708,11 +695,11 @@ static enum res softdirty_test(int fd, enum sd_kind kind)
 		goto out;
 	}
 	if (single)
-		ok &= counters_are("1 MiB entry by entry", &m, mlen, 0, mlen / ps, 0);
+		ok &= rm_counters_are("1 MiB entry by entry", &m, mlen, 0, mlen / ps, 0);
 	else if (thp)
-		ok &= counters_are("2 MiB THP", &m, len, 0, 0, 1);
+		ok &= rm_counters_are("2 MiB THP", &m, len, 0, 0, 1);
 	else
-		ok &= counters_are("2 MiB page table", &m, len, 1, 0, 0);
+		ok &= rm_counters_are("2 MiB page table", &m, len, 1, 0, 0);
 	ok &= dst_dirty(dst + off, mlen / ps, PM_PRESENT);
 	ok &= chk_pat("dst (moved part)", dst + off, mlen, seed, off);
 	ok &= chk_zero("src (moved part)", src + off, mlen);
@@ -798,7 +785,7 @@ static enum res t_softdirty_swap(int fd)
 		ok = false;
 		goto out;
 	}
-	ok &= counters_are("64 swap entries", &m, len, 0, n, 0);
+	ok &= rm_counters_are("64 swap entries", &m, len, 0, n, 0);
 	/* Before touching anything: reading a page would swap it in. */
 	ok &= dst_dirty(dst, n, PM_SWAP);
 	c = pm_count_having(src, n, PM_PRESENT | PM_SWAP, &first);
@@ -1035,7 +1022,7 @@ static enum res t_fatal_signal(int fd)
 	ret = rm_move(fd, SELF, RUST_MREMAP_NO_REALIGN | RUST_MREMAP_DRY_RUN, src, dst, FS_LEN, &m);
 	t_dry = now_ns() - t0;
 	CHECK(ret == 0, "dry run of the 1 GiB move: %d (%s)\n", ret, err_str(ret));
-	ok &= counters_are("dry run of the 1 GiB move", &m, 0, 0, n, 0);
+	ok &= rm_counters_are("dry run of the 1 GiB move", &m, 0, 0, n, 0);
 	if (!ok)
 		goto out;
 

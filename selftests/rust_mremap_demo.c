@@ -19,9 +19,10 @@
 
 static void print_move(const char *what, const struct rust_mremap_move *m)
 {
-	printf("demo: %-9s moved %llu bytes: pmd_moves=%llu pte_moves=%llu huge_pmd_moves=%llu\n",
+	printf("demo: %-9s moved %llu bytes: pmd_moves=%llu pte_moves=%llu huge_pmd_moves=%llu pud_moves=%llu folios_relocated=%llu\n",
 	       what, (unsigned long long)m->moved, (unsigned long long)m->pmd_moves,
-	       (unsigned long long)m->pte_moves, (unsigned long long)m->huge_pmd_moves);
+	       (unsigned long long)m->pte_moves, (unsigned long long)m->huge_pmd_moves,
+	       (unsigned long long)m->pud_moves, (unsigned long long)m->folios_relocated);
 }
 
 /* The target: map, fill, report ready, wait, then check its own memory. */

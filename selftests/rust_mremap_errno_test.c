@@ -1251,20 +1251,6 @@ static bool remote_place(struct remote *r, size_t len)
 	return true;
 }
 
-static bool counters_are(const char *what, const struct rust_mremap_move *m, uint64_t moved,
-			 uint64_t pmd, uint64_t pte, uint64_t huge)
-{
-	if (m->moved == moved && m->pmd_moves == pmd && m->pte_moves == pte &&
-	    m->huge_pmd_moves == huge)
-		return true;
-	ksft_print_msg("%s: moved %llu pmd %llu pte %llu huge %llu, expected %llu %llu %llu %llu\n",
-		       what, (unsigned long long)m->moved, (unsigned long long)m->pmd_moves,
-		       (unsigned long long)m->pte_moves, (unsigned long long)m->huge_pmd_moves,
-		       (unsigned long long)moved, (unsigned long long)pmd, (unsigned long long)pte,
-		       (unsigned long long)huge);
-	return false;
-}
-
 /*
  * 3 MiB, src and dst PMD aligned: the first 2 MiB move as one page table
  * (pmd_moves = 1), the last 1 MiB as 256 PTEs.
@@ -1295,10 +1281,10 @@ static enum res t_remote_move(int fd)
 	 */
 	ret = rm_move(fd, pidfd, RUST_MREMAP_DRY_RUN | RUST_MREMAP_NO_REALIGN, r.src, r.dst, len, &m);
 	CHECK(ret == 0, "dry run: %s\n", strerror(-ret));
-	ok &= counters_are("dry run", &m, 0, 1, RM_MB(1) / ps, 0);
+	ok &= rm_counters_are("dry run", &m, 0, 1, RM_MB(1) / ps, 0);
 	ret = rm_move(fd, pidfd, RUST_MREMAP_NO_REALIGN, r.src, r.dst, len, &m);
 	CHECK(ret == 0, "move: %s\n", strerror(-ret));
-	ok &= counters_are("move", &m, len, 1, RM_MB(1) / ps, 0);
+	ok &= rm_counters_are("move", &m, len, 1, RM_MB(1) / ps, 0);
 	st = remote_finish(&r, ret == 0 ? 'M' : 'U');
 	CHECK(st == 0, "target's own check of its memory failed (status %d)\n", st);
 	close(pidfd);

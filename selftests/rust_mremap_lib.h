@@ -91,6 +91,21 @@ static inline int rm_move(int fd, int pidfd, unsigned int flags, const void *src
 	return ret ? -errno : 0;
 }
 
+/* Whether a move reported @moved bytes and these PMD, PTE and THP counters; says so if not. */
+static inline bool rm_counters_are(const char *what, const struct rust_mremap_move *m,
+				   uint64_t moved, uint64_t pmd, uint64_t pte, uint64_t huge)
+{
+	if (m->moved == moved && m->pmd_moves == pmd && m->pte_moves == pte &&
+	    m->huge_pmd_moves == huge)
+		return true;
+	ksft_print_msg("%s: moved %llu pmd_moves %llu pte_moves %llu huge_pmd_moves %llu, expected %llu %llu %llu %llu\n",
+		       what, (unsigned long long)m->moved, (unsigned long long)m->pmd_moves,
+		       (unsigned long long)m->pte_moves, (unsigned long long)m->huge_pmd_moves,
+		       (unsigned long long)moved, (unsigned long long)pmd, (unsigned long long)pte,
+		       (unsigned long long)huge);
+	return false;
+}
+
 /* The byte every offset of a region holds: depends on seed and offset only. */
 static inline uint8_t rm_pattern_byte(unsigned int seed, size_t off)
 {
@@ -236,7 +251,7 @@ static inline bool rm_thp_available(void)
 }
 
 /* The THP mode line of sysfs ("absent" without THP), for messages. */
-static inline const char *rm_thp_setting(void)
+static inline char *rm_thp_setting(void)
 {
 	static char buf[128];
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
