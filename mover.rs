@@ -289,8 +289,9 @@ impl<'a> MoveControl<'a> {
         Some((src - off, dst - off))
     }
 
-    /// The addresses of a PUD window that lie in the VMAs (the window may start below them).
-    fn pud_window_in_range(&self, (s, d): (usize, usize)) -> (usize, usize) {
+    /// The first addresses at or above `(s, d)` that lie in the user's range: a realigned start
+    /// (of an extent or a PUD window) lies below it, where nothing is mapped.
+    fn in_range(&self, (s, d): (usize, usize)) -> (usize, usize) {
         let skip = self.orig_old_addr().saturating_sub(s);
         (s + skip, d + skip)
     }
@@ -339,8 +340,8 @@ impl<'a> MoveControl<'a> {
     /// The part of the current extent inside the user's range: the realigned first extent starts
     /// below it (where nothing is mapped), and single entries move only inside it.
     fn extent_in_range(&self, extent: usize) -> (usize, usize, usize) {
-        let skip = self.orig_old_addr().saturating_sub(self.old_addr);
-        (self.old_addr + skip, self.new_addr + skip, extent - skip)
+        let (s, d) = self.in_range((self.old_addr, self.new_addr));
+        (s, d, extent - (s - self.old_addr))
     }
 
     /// Walks the move without changing anything: fails with `EEXIST` or `EBUSY` where the move
@@ -387,7 +388,7 @@ impl<'a> MoveControl<'a> {
     /// `Ok(false)`: the window is walked in PMD extents. (A move that shares rmap identity is
     /// between two VMAs, so no earlier extent changes the destination's PUD slot.)
     fn plan_pud(&self, window: (usize, usize), c: &mut Counters) -> Result<bool> {
-        let (s, d) = self.pud_window_in_range(window);
+        let (s, d) = self.in_range(window);
         let src = self.pair.src().pud(s)?.map_or(PmdKind::None, |p| p.kind());
         let dst_none = self
             .pair
@@ -540,23 +541,25 @@ impl<'a> MoveControl<'a> {
     /// Moves a PUD window as [`decide_pud`] says: one PUD entry, or nothing at all to move.
     /// `Ok(false)`: the walk takes the window in PMD extents.
     fn move_pud(&mut self, window: (usize, usize), c: &mut Counters) -> Result<bool> {
-        let (s, d) = self.pud_window_in_range(window);
+        let (s, d) = self.in_range(window);
         let Some(src) = self.pair.src().pud(s)? else {
             return Ok(true);
         };
         let src_kind = src.kind();
-        if src_kind != PmdKind::Table {
-            return Ok(decide_pud(src_kind, false).is_some());
-        }
-        let dst = self.pair.dst().pud_alloc(d)?;
-        if decide_pud(src_kind, dst.kind() == PmdKind::None) != Some(PudAction::Move) {
-            return Ok(false);
-        }
-        if !self.pair.move_pud(&src, &dst)? {
-            return Ok(false);
-        }
-        c.pud_moves += 1;
-        Ok(true)
+        // Only a PMD table may move: its destination slot is looked up (allocated) only then.
+        let dst = match src_kind {
+            PmdKind::Table => Some(self.pair.dst().pud_alloc(d)?),
+            _ => None,
+        };
+        let dst_none = dst.as_ref().is_some_and(|p| p.kind() == PmdKind::None);
+        Ok(match (decide_pud(src_kind, dst_none), dst) {
+            (Some(PudAction::Nothing), _) => true,
+            (Some(PudAction::Move), Some(dst)) if self.pair.move_pud(&src, &dst)? => {
+                c.pud_moves += 1;
+                true
+            }
+            _ => false,
+        })
     }
 
     /// Moves one extent, as [`decide`] says: a whole table, a THP, or entry by entry.

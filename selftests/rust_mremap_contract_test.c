@@ -206,11 +206,15 @@ static bool pm_read(const void *p, size_t npages, uint64_t *ent)
 	return true;
 }
 
-/* Pages of [p, p + n pages) whose pagemap entry lacks any bit of @bits; -1 on error. */
-static long pm_count_missing(const void *p, size_t n, uint64_t bits, size_t *first)
+/*
+ * Pages of [p, p + n pages) whose pagemap entry lacks any bit of @bits (with
+ * @lacking) or has any bit of @bits (without); -1 on error.  *@first is the
+ * index of the first such page.
+ */
+static long pm_count(const void *p, size_t n, uint64_t bits, bool lacking, size_t *first)
 {
 	uint64_t *e = malloc(n * sizeof(*e));
-	long missing = 0;
+	long count = 0;
 
 	*first = (size_t)-1;
 	if (!e || !pm_read(p, n, e)) {
@@ -218,36 +222,24 @@ static long pm_count_missing(const void *p, size_t n, uint64_t bits, size_t *fir
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((e[i] & bits) != bits) {
-			if (!missing)
+		if (lacking ? (e[i] & bits) != bits : (e[i] & bits) != 0) {
+			if (!count)
 				*first = i;
-			missing++;
+			count++;
 		}
 	}
 	free(e);
-	return missing;
+	return count;
 }
 
-/* Pages of [p, p + n pages) whose pagemap entry has any bit of @bits; -1 on error. */
+static long pm_count_missing(const void *p, size_t n, uint64_t bits, size_t *first)
+{
+	return pm_count(p, n, bits, true, first);
+}
+
 static long pm_count_having(const void *p, size_t n, uint64_t bits, size_t *first)
 {
-	uint64_t *e = malloc(n * sizeof(*e));
-	long having = 0;
-
-	*first = (size_t)-1;
-	if (!e || !pm_read(p, n, e)) {
-		free(e);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (e[i] & bits) {
-			if (!having)
-				*first = i;
-			having++;
-		}
-	}
-	free(e);
-	return having;
+	return pm_count(p, n, bits, false, first);
 }
 
 /* echo 4 > /proc/self/clear_refs: clear every soft-dirty bit of this process. */
@@ -541,13 +533,40 @@ static enum res pmd_pair(bool thp, unsigned int seed, uint8_t **src, uint8_t **d
 	return thp && !is_thp(*src) ? R_FAIL : R_PASS;
 }
 
-static enum res prot_test(int fd, bool ro, bool thp, bool single)
+/*
+ * Move what a prot or soft-dirty test moves from the pmd_pair() @src to
+ * @dst: the whole 2 MiB (one page table, or one THP with @thp), or with
+ * @single the middle 1 MiB entry by entry (RUST_MREMAP_NO_REALIGN).  Returns
+ * the move's result; clears *@ok if it failed or took another path.
+ */
+static int pmd_pair_move(int fd, uint8_t *src, uint8_t *dst, bool thp, bool single, bool *ok)
 {
 	const size_t len = RM_PMD;
 	const size_t off = single ? RM_KB(512) : 0, mlen = single ? RM_MB(1) : len;
 	const unsigned int flags = single ? RUST_MREMAP_NO_REALIGN : 0;
-	unsigned int seed = next_seed++;
 	struct rust_mremap_move m;
+	int ret = rm_move(fd, SELF, flags, src + off, dst + off, mlen, &m);
+
+	if (ret) {
+		ksft_print_msg("move %p -> %p len %#zx flags %#x: %d (%s), moved %llu\n",
+			       (void *)(src + off), (void *)(dst + off), mlen, flags, ret,
+			       err_str(ret), (unsigned long long)m.moved);
+		return ret;
+	}
+	if (single)
+		*ok &= rm_counters_are("1 MiB entry by entry", &m, mlen, 0, mlen / ps, 0);
+	else if (thp)
+		*ok &= rm_counters_are("2 MiB THP", &m, len, 0, 0, 1);
+	else
+		*ok &= rm_counters_are("2 MiB page table", &m, len, 1, 0, 0);
+	return 0;
+}
+
+static enum res prot_test(int fd, bool ro, bool thp, bool single)
+{
+	const size_t len = RM_PMD;
+	const size_t off = single ? RM_KB(512) : 0, mlen = single ? RM_MB(1) : len;
+	unsigned int seed = next_seed++;
 	uint8_t *src, *dst;
 	bool ok = true;
 	enum res r;
@@ -566,20 +585,11 @@ static enum res prot_test(int fd, bool ro, bool thp, bool single)
 		goto out;
 	}
 
-	ret = rm_move(fd, SELF, flags, src + off, dst + off, mlen, &m);
+	ret = pmd_pair_move(fd, src, dst, thp, single, &ok);
 	if (ret) {
-		ksft_print_msg("move %p -> %p len %#zx flags %#x: %d (%s), moved %llu\n",
-			       (void *)(src + off), (void *)(dst + off), mlen, flags, ret,
-			       err_str(ret), (unsigned long long)m.moved);
 		ok = false;
 		goto out;
 	}
-	if (single)
-		ok &= rm_counters_are("1 MiB entry by entry", &m, mlen, 0, mlen / ps, 0);
-	else if (thp)
-		ok &= rm_counters_are("2 MiB THP", &m, len, 0, 0, 1);
-	else
-		ok &= rm_counters_are("2 MiB page table", &m, len, 1, 0, 0);
 
 	ok &= chk_pat("dst (moved part)", dst + off, mlen, seed, off);
 	ok &= chk_zero("src (moved part)", src + off, mlen);
@@ -666,9 +676,7 @@ static enum res softdirty_test(int fd, enum sd_kind kind)
 	const size_t len = RM_PMD;
 	const bool single = kind == SD_SINGLE, thp = kind == SD_THP;
 	const size_t off = single ? RM_KB(512) : 0, mlen = single ? RM_MB(1) : len;
-	const unsigned int flags = single ? RUST_MREMAP_NO_REALIGN : 0;
 	unsigned int seed = next_seed++;
-	struct rust_mremap_move m;
 	uint8_t *src, *dst;
 	bool ok = true;
 	enum res r;
@@ -686,20 +694,11 @@ static enum res softdirty_test(int fd, enum sd_kind kind)
 		goto out;
 	}
 
-	ret = rm_move(fd, SELF, flags, src + off, dst + off, mlen, &m);
+	ret = pmd_pair_move(fd, src, dst, thp, single, &ok);
 	if (ret) {
-		ksft_print_msg("move %p -> %p len %#zx flags %#x: %d (%s), moved %llu\n",
-			       (void *)(src + off), (void *)(dst + off), mlen, flags, ret,
-			       err_str(ret), (unsigned long long)m.moved);
 		ok = false;
 		goto out;
 	}
-	if (single)
-		ok &= rm_counters_are("1 MiB entry by entry", &m, mlen, 0, mlen / ps, 0);
-	else if (thp)
-		ok &= rm_counters_are("2 MiB THP", &m, len, 0, 0, 1);
-	else
-		ok &= rm_counters_are("2 MiB page table", &m, len, 1, 0, 0);
 	ok &= dst_dirty(dst + off, mlen / ps, PM_PRESENT);
 	ok &= chk_pat("dst (moved part)", dst + off, mlen, seed, off);
 	ok &= chk_zero("src (moved part)", src + off, mlen);
