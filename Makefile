@@ -4,6 +4,8 @@
 #   make run     set up, build kernel + module, boot, load, show a move
 #   make check   set up, build, boot, run the whole selftest suite
 #   make bench   set up, build, boot, run the benchmark
+#   make fuzz    set up, build, boot, run the fuzzer: SEED=n SECONDS=n
+#                (STRESS=n also runs the stress test for n seconds)
 # The kernel is built once into $(CACHE) and reused while its inputs are
 # unchanged; iterating on the module rebuilds only the module.
 # (The kernel build reads ./Kbuild, not this file.)
@@ -34,6 +36,12 @@ bench: module-oot selftests
 	vm/run.sh bench $(CURDIR)/vm/guest-bench.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_bench \
 		$(FLAVOUR) $(BENCH_ARGS)
 
+SEED ?= $(shell date +%s)
+SECONDS ?= 300
+fuzz: module-oot selftests
+	vm/run.sh fuzz $(CURDIR)/vm/guest-fuzz.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT) \
+		$(SEED) $(SECONDS) $(STRESS)
+
 setup:
 	@scripts/setup.sh
 
@@ -62,4 +70,4 @@ lint: kernel
 clean:
 	rm -rf $(CACHE)/module $(CACHE)/module-* $(SELFTESTS_OUT)
 
-.PHONY: run check bench setup kernel module-oot module-intree module-abuse selftests lint clean
+.PHONY: run check bench fuzz setup kernel module-oot module-intree module-abuse selftests lint clean

@@ -804,7 +804,7 @@ out:
 
 #define FS_LEN		RM_GB(1)
 #define FS_MARK_EVERY	256	/* pages: every 256th holds a pattern (a real page) */
-#define FS_DELAY_NS	50000000LL
+#define FS_DELAY_NS	10000000LL
 
 struct fs_args {
 	uint64_t src, dst, len;
@@ -1026,11 +1026,16 @@ static enum res t_fatal_signal(int fd)
 		goto out;
 
 	/*
-	 * Kill 50 ms into the move phase: the plan walk (as long as the dry
-	 * run) comes first, and a kill during it would prove nothing about the
-	 * checks between extents.
+	 * Kill when the move is well under way, not done: a move into a fresh
+	 * VMA skips the plan walk and moves its 262144 entries in about 2.5
+	 * times the dry run's time (74 ms against 28 on the check kernel), so
+	 * 1.2 dry runs after the call lands near half-way, with room on either
+	 * side for the scheduler.  At least FS_DELAY_NS: the caller must have
+	 * taken our mmap lock.
 	 */
-	delay = FS_DELAY_NS + t_dry;
+	delay = t_dry * 6 / 5;
+	if (delay < FS_DELAY_NS)
+		delay = FS_DELAY_NS;
 	if (delay > 5000000000LL)
 		delay = 5000000000LL;
 	ksft_print_msg("dry run took %.1f ms; SIGKILL %.1f ms after the call\n",

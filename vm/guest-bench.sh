@@ -6,7 +6,7 @@
 set -u
 . "$(dirname "$0")/guest-lib.sh"
 ko=$1 bench=$2; export RUST_MREMAP_FLAVOUR=$3; shift 3
-guest_setup
+msgs=$(guest_setup) || sed "s/^/# /" <<<"$msgs"
 echo "# guest: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource), $(nproc) cpus"
 load_module "$ko" || guest_exit 1
 "$bench" "$@"; rc=$?

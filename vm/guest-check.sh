@@ -1,24 +1,44 @@
 #!/bin/bash
 # Guest side of 'make check': load the module (and the test-only
 # rust_mremap_abuse module), run every selftest binary, unload, then scan
-# dmesg.  TAP on stdout; the closing line counts tests.
+# dmesg.  TAP on stdout; the closing line counts tests.  A failed guest
+# set-up, a skip that selftests/skip-allowlist does not name, or fewer
+# results than the programs planned fail the run.
 #   guest-check.sh KO TESTDIR ABUSE-KO [INTREE-KO]
 # With INTREE-KO, the module built in tree (drivers/misc/rust_mremap) is
 # loaded too, after the suite, and must answer the device test.
 set -u
 . "$(dirname "$0")/guest-lib.sh"
 ko=$1 testdir=$2 abuse=$3 intree=${4:-}
-guest_setup
+allow=$(dirname "$0")/../selftests/skip-allowlist
+setup_msgs=$(guest_setup 2>&1); setup_rc=$?
 
 mapfile -t tests < <(sed "s|^|$testdir/|" "$testdir/tests.list" 2>/dev/null)
 [ ${#tests[@]} -gt 0 ] || { echo "Bail out! no tests listed in $testdir/tests.list"; guest_exit 1; }
-pass=0 fail=0 skip=0 n=0
+pass=0 fail=0 skip=0 n=0 expected=0 ran=0
 echo "TAP version 13"
-echo "1..$(( ${#tests[@]} + 4 + (${#intree} > 0) ))"
+echo "1..$(( ${#tests[@]} + 5 + (${#intree} > 0) ))"
 
 result() { # result OK? NAME [DIRECTIVE]
 	n=$((n + 1))
 	if [ "$1" = 0 ]; then echo "ok $n $2${3:+ # $3}"; else echo "not ok $n $2"; fi
+}
+
+# Every precondition of the suite holds in our own guest: set-up that
+# fails fails the run (no test may quietly skip because of it).
+[ -n "$setup_msgs" ] && sed 's/^/# /' <<<"$setup_msgs"
+if [ "$setup_rc" = 0 ]; then
+	result 0 "guest: set-up (debugfs, THP madvise, zram swap, KSM, hugetlb, fail-nth, uffd, io_uring)"; pass=$((pass + 1))
+else
+	result 1 "guest: set-up"; fail=$((fail + 1))
+fi
+
+# allowed_skip PROGRAM LINE: whether the skip on this TAP line is on the
+# allowlist (selftests/skip-allowlist: "program test-name reason").
+allowed_skip() {
+	local t
+	t=$(sed -E 's/^ok [0-9]+ (# SKIP )?//; s/^# SKIP //; s/[: ].*//' <<<"$2")
+	grep -qE "^$1 $t( |$)" "$allow" 2>/dev/null
 }
 
 if load_module "$ko"; then
@@ -52,6 +72,20 @@ for t in "${tests[@]}"; do
 	( cd "$(dirname "$t")" && timeout 900 "$t" ) > "$out" 2>&1
 	rc=$?
 	sed 's/^/# /' "$out"
+	# What the program planned and what it reported.
+	plan=$(sed -n -E 's/^1\.\.([0-9]+)$/\1/p' "$out" | head -n1)
+	expected=$((expected + ${plan:-0}))
+	ran=$((ran + $(grep -cE '^(not )?ok [0-9]+' "$out")))
+	# A skip fails the run unless the allowlist names it, with its reason.
+	unallowed=0
+	while IFS= read -r line; do
+		if allowed_skip "$name" "$line"; then
+			echo "# allowed skip ($name): $line"
+		else
+			echo "# skip not on selftests/skip-allowlist ($name): $line"
+			unallowed=$((unallowed + 1))
+		fi
+	done < <(grep -E '^ok [0-9]+ .*# SKIP' "$out")
 	# Count the program's own results (kselftest Totals line).
 	totals=$(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+' "$out" | tail -n1)
 	if [ -n "$totals" ]; then
@@ -60,12 +94,15 @@ for t in "${tests[@]}"; do
 		s=$(sed -E 's/.* skip:([0-9]+).*/\1/' <<<"$totals")
 		xf=$(sed -E 's/.* xfail:([0-9]+).*/\1/' <<<"$totals")
 		er=$(sed -E 's/.* error:([0-9]+).*/\1/' <<<"$totals")
-		pass=$((pass + p + xf)); fail=$((fail + f + er)); skip=$((skip + s))
+		pass=$((pass + p + xf)); fail=$((fail + f + er + unallowed))
+		skip=$((skip + s - unallowed))
 	fi
+	[ "$unallowed" -gt 0 ] && [ "$rc" = 0 ] && rc=1
 	case $rc in
 	0) [ -n "$totals" ] || { rc=1; echo "# $name printed no Totals line"; }
 	   result $rc "$name ($(( $(date +%s) - start )) s)" ;;
-	4) result 0 "$name" SKIP ;;
+	4) echo "# $name skipped as a whole: not allowed"; result 1 "$name (skipped)"
+	   fail=$((fail + 1)) ;;
 	124) echo "# $name timed out"; result 1 "$name"; fail=$((fail + 1)) ;;
 	*) result 1 "$name (exit $rc)"; [ -n "$totals" ] && [ "$f" != 0 ] || fail=$((fail + 1)) ;;
 	esac
@@ -91,6 +128,9 @@ else
 	result 1 "dmesg: kernel reported a problem"; fail=$((fail + 1))
 fi
 
-echo "selftests: $pass passed, $fail failed, $skip skipped"
+# The harness's own results count as tests too.
+expected=$((expected + n)) ran=$((ran + n))
+[ "$ran" = "$expected" ] || { echo "# $ran results for $expected planned tests"; fail=$((fail + 1)); }
+echo "selftests: $pass passed, $fail failed, $skip skipped (allowlisted), $expected expected, $ran run"
 [ "$fail" = 0 ] && guest_exit 0
 guest_exit 1

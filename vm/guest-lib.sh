@@ -5,16 +5,33 @@
 # checking is enabled" is not one; these are.
 SPLAT_RE='WARNING:|BUG:|Oops|Kernel panic|general protection fault|possible recursive locking|possible circular locking|circular locking dependency|inconsistent lock state|possible irq lock inversion|suspicious RCU usage|lock held when returning to user space|sleeping function called from invalid context|scheduling while atomic|page_table_check|bad pmd|bad pte|bad pud|Bad page state|Bad rss-counter|Bad page map|UBSAN:|KASAN:|refcount_t:|list_add corruption|list_del corruption'
 
+# guest_setup: every precondition the suite relies on; says what failed
+# and returns non-zero if anything did.
 guest_setup() {
-	mountpoint -q /sys/kernel/debug 2>/dev/null || mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
+	local bad=0
+	mountpoint -q /sys/kernel/debug 2>/dev/null || mount -t debugfs none /sys/kernel/debug ||
+		{ echo "guest: debugfs could not be mounted"; bad=1; }
 	# THP only where a test asks for it (madvise), so counters are exact.
-	echo madvise > /sys/kernel/mm/transparent_hugepage/enabled
+	echo madvise > /sys/kernel/mm/transparent_hugepage/enabled ||
+		{ echo "guest: THP madvise mode could not be set"; bad=1; }
 	# Swap on zram for the rmap tests (MADV_PAGEOUT).
-	if [ -e /sys/block/zram0 ] && ! grep -q zram0 /proc/swaps; then
-		echo 512M > /sys/block/zram0/disksize &&
-		mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 ||
-		echo "# guest: zram swap could not be set up"
+	if ! grep -q zram0 /proc/swaps; then
+		{ [ -e /sys/block/zram0 ] && echo 512M > /sys/block/zram0/disksize &&
+		  mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; } ||
+			{ echo "guest: zram swap could not be set up"; bad=1; }
 	fi
+	# Two huge pages for the hugetlb refusal tests.
+	echo 2 > /proc/sys/vm/nr_hugepages
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge 2 ] ||
+		{ echo "guest: no hugetlb pages could be reserved"; bad=1; }
+	[ -e /sys/kernel/mm/ksm/run ] || { echo "guest: no KSM"; bad=1; }
+	[ -e /proc/self/fail-nth ] || { echo "guest: no fail-nth (fault injection)"; bad=1; }
+	[ -e /sys/kernel/debug/failslab ] || { echo "guest: no failslab in debugfs"; bad=1; }
+	grep -q userfaultfd /proc/kallsyms 2>/dev/null ||
+		{ echo "guest: no userfaultfd in this kernel"; bad=1; }
+	grep -q io_uring_setup /proc/kallsyms 2>/dev/null ||
+		{ echo "guest: no io_uring in this kernel"; bad=1; }
+	return $bad
 }
 
 # load_module KO: insmod, and check the device node came up as 0600.

@@ -4,7 +4,7 @@
 set -u
 . "$(dirname "$0")/guest-lib.sh"
 ko=$1 demo=$2
-guest_setup
+msgs=$(guest_setup) || sed "s/^/# /" <<<"$msgs"
 echo "# guest: $(uname -r), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 load_module "$ko" || guest_exit 1
 ls -l /dev/rust_mremap

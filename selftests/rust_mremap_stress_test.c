@@ -1,0 +1,804 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rust_mremap_stress_test: moves racing everything else that touches the
+ * same memory without the mmap write lock, for a bounded time
+ * (default 60 s, -t SECONDS), every result checked against the model of
+ * rust_mremap_world.h.
+ *
+ * The target is this process: four regions (PMD aligned; MADV_HUGEPAGE;
+ * at a 1 MiB offset; MADV_MERGEABLE), each 15 MiB so that its last page
+ * table is shared with a userfaultfd VMA or a hole.  Its threads:
+ *  - movers, on both rmap paths (random RELOCATE, NO_REALIGN, DRY_RUN),
+ *    whole tables, THPs and single entries, within a region and between
+ *    regions, and one more mover in another process through a pidfd;
+ *  - writers that fill, verify, zap (MADV_DONTNEED), page out
+ *    (MADV_PAGEOUT) and mprotect() their pages back and forth (VMA splits
+ *    and merges), in the same VMAs and page tables as the moves;
+ *  - a pin racer: io_uring buffer registration (GUP-fast FOLL_PIN) of the
+ *    range a move is moving, at the same moment, released after;
+ *  - a forker (COW sharing comes and goes), MADV_COLLAPSE and khugepaged
+ *    with a zero scan sleep, soft offline (migration through the rmap),
+ *    compaction, KSM scanning, and UFFDIO_MOVE between two uffd VMAs that
+ *    share page tables with the regions.
+ * It fails on a lost or misplaced byte, an unexpected errno or moved, a
+ * model that does not hold at the end; the harness fails it on any kernel
+ * report.  It prints what each actor did, and per second.
+ */
+#include <linux/io_uring.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "rust_mremap_world.h"
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE 101
+#endif
+
+static struct world *w;
+static int dev;
+static int seconds = 60;
+
+#define ID_MOVER	1	/* 1, 2: movers in the target; 3 the pidfd mover */
+#define ID_EXT		3
+#define ID_WRITER	10	/* 10.. */
+#define ID_PINRACE	20
+#define ID_OFFLINE	21
+#define ID_COLLAPSE	22
+#define ID_RECYCLE	23
+#define ID_TABLES	24
+#define NWRITERS	3
+#define NMOVERS		2
+
+static void fail_now(void)
+{
+	atomic_store(&w->failed, 1);
+	atomic_store(&w->stop, 1);
+}
+
+static bool stopping(void)
+{
+	return atomic_load(&w->stop);
+}
+
+static void nap_us(long us)
+{
+	struct timespec t = { us / 1000000, us % 1000000 * 1000 };
+
+	nanosleep(&t, NULL);
+}
+
+static bool range_is_zero(size_t g, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (w->tag[g + k])
+			return false;
+	return true;
+}
+
+/*
+ * Choose and claim a source and a destination range: whole tables (THPs in
+ * the MADV_HUGEPAGE region) or a random span.  Usually the destination is
+ * empty in the model; now and then it is not, and then the move must be
+ * refused with EEXIST.  Returns false when nothing could be claimed.
+ */
+static bool pick_move(uint64_t *s, uint32_t id, size_t max, size_t *gs, size_t *gd, size_t *n)
+{
+	for (int tries = 0; tries < 64 && !stopping(); tries++) {
+		int a = (int)w_below(s, W_NREG), b = (int)w_below(s, W_NREG);
+		bool tables = max >= 512 && w_below(s, 2);
+		bool want_empty = w_below(s, 16);
+
+		/* Whole tables come from the THP region half the time. */
+		if (tables && w_below(s, 2))
+			a = W_HUGE;
+		*n = tables ? 512 * (1 + w_below(s, 3)) : 1 + w_below(s, w_below(s, 4) ? 64 : 1024);
+		if (*n > max)
+			*n = max;
+		*gs = tables ? w_pick_aligned(w, s, a, *n) : w_pick(s, a, *n);
+		*gd = tables ? w_pick_aligned(w, s, b, *n) : w_pick(s, b, *n);
+		/*
+		 * Half the time the same offset in the other region: once one
+		 * region took the other's rmap identity (a fresh destination),
+		 * such moves share it both ways, as moving back does.
+		 */
+		if (a != b && w_below(s, 2))
+			*gd = w_gidx(b, *gs % W_REG_PAGES);
+		if (a == b && *gs < *gd + *n && *gd < *gs + *n)
+			continue;
+		if (!w_claim(w, *gs, *n, id)) {
+			atomic_fetch_add(&w->st.claim_misses, 1);
+			continue;
+		}
+		if (!w_claim(w, *gd, *n, id)) {
+			w_release(w, *gs, *n);
+			atomic_fetch_add(&w->st.claim_misses, 1);
+			continue;
+		}
+		if (!want_empty || range_is_zero(*gd, *n))
+			return true;
+		w_release(w, *gs, *n);
+		w_release(w, *gd, *n);
+	}
+	return false;
+}
+
+static unsigned int pick_flags(uint64_t *s)
+{
+	unsigned int f = 0;
+
+	if (w_below(s, 3) == 0)
+		f |= RUST_MREMAP_RELOCATE;
+	if (w_below(s, 5) == 0)
+		f |= RUST_MREMAP_NO_REALIGN;
+	if (w_below(s, 10) == 0)
+		f |= RUST_MREMAP_DRY_RUN;
+	return f;
+}
+
+static void mover_loop(uint32_t id, bool self, int pidfd)
+{
+	uint64_t s = 0x1234567ull * id + (uint64_t)time(NULL);
+	struct w_view v;
+
+	if (!w_view_open(&v, w, self)) {
+		ksft_print_msg("mover %u: cannot open the target's pagemap\n", id);
+		fail_now();
+		return;
+	}
+	while (!stopping()) {
+		struct rust_mremap_move mo;
+		size_t gs, gd, n;
+
+		if (!pick_move(&s, id, 1536, &gs, &gd, &n)) {
+			sched_yield();
+			continue;
+		}
+		/*
+		 * The destination reads as zero; in the target, drop what a THP
+		 * fault or a pin mapped there, so that the move can go.
+		 */
+		if (self && range_is_zero(gd, n) &&
+		    madvise((void *)w_addr(w, gd), n * W_PAGE, MADV_DONTNEED)) {
+			ksft_print_msg("MADV_DONTNEED: %s\n", strerror(errno));
+			fail_now();
+		}
+		if (!w_move_checked(&v, dev, pidfd, pick_flags(&s), gs, gd, n, &mo, NULL))
+			fail_now();
+		if (!self)
+			atomic_fetch_add(&w->st.ext_moves, 1);
+		w_release(w, gs, n);
+		w_release(w, gd, n);
+	}
+	w_view_close(&v);
+}
+
+/* Fill the holes of pages [g, g + n), which the caller owns. */
+static void fill_holes(uint64_t *s, size_t g, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!w->tag[g + k]) {
+			w->tag[g + k] = g / W_REG_PAGES == W_KSM ? 1 + w_below(s, 4) :
+				atomic_fetch_add(&w->next_tag, 1);
+			w_fill((void *)w_addr(w, g + k), w->tag[g + k]);
+		}
+}
+
+/*
+ * The table mover: whole 2 MiB ranges only, so that tables and THPs move
+ * often.  It owns both ranges, so it may empty the destination first (a
+ * zap, as a writer's) and make the source one THP (MADV_COLLAPSE).
+ */
+static void *table_mover(void *arg)
+{
+	uint64_t s = 0xABCDull + (uint64_t)time(NULL);
+	struct w_view v;
+
+	(void)arg;
+	w_view_open(&v, w, true);
+	while (!stopping()) {
+		int a = (int)w_below(&s, W_NREG), b = (int)w_below(&s, W_NREG);
+		size_t n = 512 * (1 + w_below(&s, 2)), gs, gd;
+		struct rust_mremap_move mo;
+		bool got = false;
+
+		for (int tries = 0; tries < 256 && !got && !stopping(); tries++) {
+			gs = w_pick_aligned(w, &s, a, n);
+			gd = w_below(&s, 2) ? w_gidx(b, gs % W_REG_PAGES) : w_pick_aligned(w, &s, b, n);
+			if (a == b && gs < gd + n && gd < gs + n)
+				continue;
+			got = w_claim(w, gs, n, ID_TABLES);
+			if (got && !w_claim(w, gd, n, ID_TABLES)) {
+				w_release(w, gs, n);
+				got = false;
+			}
+		}
+		if (!got)
+			continue;
+		madvise((void *)w_addr(w, gd), n * W_PAGE, MADV_DONTNEED);
+		for (size_t k = 0; k < n; k++)
+			w->tag[gd + k] = 0;
+		if (w_below(&s, 2) && !(w_addr(w, gs) % RM_PMD)) {
+			fill_holes(&s, gs, n);
+			madvise((void *)w_addr(w, gs), n * W_PAGE, MADV_COLLAPSE);
+		}
+		if (!w_move_checked(&v, dev, RUST_MREMAP_PIDFD_SELF, pick_flags(&s), gs, gd, n, &mo, NULL))
+			fail_now();
+		w_release(w, gs, n);
+		w_release(w, gd, n);
+	}
+	w_view_close(&v);
+	return NULL;
+}
+
+static void *mover(void *arg)
+{
+	mover_loop((uint32_t)(uintptr_t)arg, true, RUST_MREMAP_PIDFD_SELF);
+	return NULL;
+}
+
+/* Writers: fill, verify, zap, page out and mprotect their own pages. */
+static void *writer(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	uint64_t s = 0x9876543ull * id + (uint64_t)time(NULL);
+	struct w_view v;
+
+	w_view_open(&v, w, true);
+	while (!stopping()) {
+		int r = (int)w_below(&s, W_NREG);
+		size_t n = 1 + w_below(&s, 32), g = w_pick(&s, r, n);
+		uintptr_t a = w_addr(w, g);
+		unsigned int op = (unsigned int)w_below(&s, 20);
+
+		if (!w_claim(w, g, n, id)) {
+			atomic_fetch_add(&w->st.claim_misses, 1);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++)
+			if (!w_page_is(&v, a + k * W_PAGE, w->tag[g + k], "writer: before")) {
+				fail_now();
+				break;
+			}
+		if (op < 8) {
+			for (size_t k = 0; k < n; k++) {
+				if (w_below(&s, 2))
+					continue;
+				w->tag[g + k] = r == W_KSM ? 1 + w_below(&s, 4) :
+					atomic_fetch_add(&w->next_tag, 1);
+				w_fill((void *)(a + k * W_PAGE), w->tag[g + k]);
+				atomic_fetch_add(&w->st.writes, 1);
+			}
+		} else if (op < 11) {
+			if (madvise((void *)a, n * W_PAGE, MADV_DONTNEED)) {
+				ksft_print_msg("MADV_DONTNEED: %s\n", strerror(errno));
+				fail_now();
+			}
+			for (size_t k = 0; k < n; k++)
+				w->tag[g + k] = 0;
+			atomic_fetch_add(&w->st.zaps, 1);
+		} else if (op < 14) {
+			madvise((void *)a, n * W_PAGE, MADV_PAGEOUT);
+			atomic_fetch_add(&w->st.pageouts, 1);
+		} else if (op < 16) {
+			if (mprotect((void *)a, n * W_PAGE, PROT_READ)) {
+				ksft_print_msg("mprotect(PROT_READ): %s\n", strerror(errno));
+				fail_now();
+			}
+			nap_us(200);
+			for (size_t k = 0; k < n; k++)
+				if (!w_page_is(&v, a + k * W_PAGE, w->tag[g + k], "writer: read-only"))
+					fail_now();
+			if (mprotect((void *)a, n * W_PAGE, PROT_READ | PROT_WRITE)) {
+				ksft_print_msg("mprotect(RW): %s\n", strerror(errno));
+				fail_now();
+			}
+			atomic_fetch_add(&w->st.mprotects, 1);
+		}
+		for (size_t k = 0; k < n; k++)
+			if (!w_page_is(&v, a + k * W_PAGE, w->tag[g + k], "writer: after")) {
+				fail_now();
+				break;
+			}
+		w_release(w, g, n);
+	}
+	w_view_close(&v);
+	return NULL;
+}
+
+/*
+ * The pin racer: a move whose source an io_uring buffer registration
+ * (pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM)) pins at the same
+ * moment, on a second thread.  Either may win; the pin may land on the
+ * moved pages (at dst, after a sharing move) or fault zeroes in at src
+ * (after the move): both are within the model.  A relocating move must
+ * refuse a pinned page, before or part-way.
+ */
+static struct {
+	_Atomic int go, done;
+	uintptr_t addr;
+	size_t len;
+	int ring;
+	bool registered;
+} pin;
+
+static void *pin_helper(void *arg)
+{
+	(void)arg;
+	while (!stopping()) {
+		struct iovec iov;
+
+		if (!atomic_load(&pin.go)) {
+			sched_yield();
+			continue;
+		}
+		atomic_store(&pin.go, 0);
+		for (volatile int i = (int)(pin.addr / W_PAGE % 2000); i > 0; i--)
+			;
+		iov.iov_base = (void *)pin.addr;
+		iov.iov_len = pin.len;
+		pin.registered = !syscall(__NR_io_uring_register, pin.ring,
+					  IORING_REGISTER_BUFFERS, &iov, 1);
+		atomic_store(&pin.done, 1);
+	}
+	atomic_store(&pin.done, 1);
+	return NULL;
+}
+
+static void *pin_racer(void *arg)
+{
+	uint64_t s = 0x5151ull + (uint64_t)time(NULL);
+	struct io_uring_params p = { 0 };
+	struct w_view v;
+	pthread_t h;
+
+	(void)arg;
+	w_view_open(&v, w, true);
+	pin.ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+	if (pin.ring < 0) {
+		ksft_print_msg("io_uring_setup: %s\n", strerror(errno));
+		fail_now();
+		return NULL;
+	}
+	pthread_create(&h, NULL, pin_helper, NULL);
+	while (!stopping()) {
+		struct rust_mremap_move mo;
+		size_t gs, gd, n;
+		bool ok;
+
+		if (!pick_move(&s, ID_PINRACE, 64, &gs, &gd, &n)) {
+			sched_yield();
+			continue;
+		}
+		pin.addr = w_addr(w, gs);
+		pin.len = n * W_PAGE;
+		atomic_store(&pin.done, 0);
+		atomic_store(&pin.go, 1);
+		/* The move, racing the registration. */
+		ok = w_move_checked(&v, dev, RUST_MREMAP_PIDFD_SELF,
+				    w_below(&s, 2) ? RUST_MREMAP_RELOCATE : 0, gs, gd, n, &mo, NULL);
+		while (!atomic_load(&pin.done))
+			sched_yield();
+		if (pin.registered) {
+			syscall(__NR_io_uring_register, pin.ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
+			atomic_fetch_add(&w->st.pins, 1);
+		}
+		/*
+		 * Whatever the pin faulted in at src reads as zero: check again,
+		 * then drop it, or it fills the regions with zeroes.
+		 */
+		for (size_t k = 0; ok && k < n; k++) {
+			ok = w_page_is(&v, w_addr(w, gs + k), w->tag[gs + k], "pin racer: src after unpin") &&
+			     w_page_is(&v, w_addr(w, gd + k), w->tag[gd + k], "pin racer: dst after unpin");
+			if (!w->tag[gs + k])
+				madvise((void *)w_addr(w, gs + k), W_PAGE, MADV_DONTNEED);
+		}
+		if (!ok)
+			fail_now();
+		atomic_fetch_add(&w->st.pin_races, 1);
+		w_release(w, gs, n);
+		w_release(w, gd, n);
+	}
+	pthread_join(h, NULL);
+	close(pin.ring);
+	w_view_close(&v);
+	return NULL;
+}
+
+/* Forks whose children live a while: COW sharing of every page comes and goes. */
+static void *forker(void *arg)
+{
+	uint64_t s = 0x4242ull + (uint64_t)time(NULL);
+
+	(void)arg;
+	while (!stopping()) {
+		long us = 1000 + (long)w_below(&s, 20000);
+		pid_t c = fork();
+
+		if (c == 0) {
+			struct timespec t = { 0, us * 1000 };
+
+			nanosleep(&t, NULL);
+			_exit(0);
+		}
+		if (c < 0) {
+			ksft_print_msg("fork: %s\n", strerror(errno));
+			fail_now();
+			break;
+		}
+		waitpid(c, NULL, 0);
+		atomic_fetch_add(&w->st.forks, 1);
+		nap_us(2000000);
+	}
+	return NULL;
+}
+
+/*
+ * THPs, and room: while fewer than 30% of the pages hold data, it takes a
+ * whole 2 MiB range, fills its holes (a collapse would map zeroes there)
+ * and collapses it with MADV_COLLAPSE; above that it zaps one instead.
+ * khugepaged (max_ptes_none 0) collapses full ranges on its own.
+ */
+static void *collapser(void *arg)
+{
+	uint64_t s = 0x7777ull + (uint64_t)time(NULL);
+	struct w_view v;
+
+	(void)arg;
+	w_view_open(&v, w, true);
+	while (!stopping()) {
+		int r = (int)w_below(&s, W_NREG);
+		size_t g = w_pick_aligned(w, &s, r, 512), filled = 0;
+		uintptr_t a = w_addr(w, g);
+
+		nap_us(200000);
+		if ((a & (RM_PMD - 1)) || !w_claim(w, g, 512, ID_COLLAPSE))
+			continue;
+		for (size_t i = 0; i < W_NPAGES; i++)
+			filled += !!w->tag[i];
+		if (filled > W_NPAGES * 3 / 10) {
+			madvise((void *)a, RM_PMD, MADV_DONTNEED);
+			for (size_t k = 0; k < 512; k++)
+				w->tag[g + k] = 0;
+			atomic_fetch_add(&w->st.zaps, 1);
+		} else {
+			fill_holes(&s, g, 512);
+			if (!madvise((void *)a, RM_PMD, MADV_COLLAPSE))
+				atomic_fetch_add(&w->st.collapses, 1);
+		}
+		for (size_t k = 0; k < 512; k++)
+			if (!w_page_is(&v, a + k * W_PAGE, w->tag[g + k], "collapser"))
+				fail_now();
+		w_release(w, g, 512);
+	}
+	w_view_close(&v);
+	return NULL;
+}
+
+/*
+ * The recycler: every few seconds it takes a whole region (page by page,
+ * as the pages come free), drops its memory and maps a fresh VMA at the
+ * same place.  A fresh VMA has no anon_vma: the next move into it takes
+ * the source's rmap identity, so the sharing path keeps being exercised.
+ */
+static void *recycler(void *arg)
+{
+	uint64_t s = 0x2323ull + (uint64_t)time(NULL);
+
+	(void)arg;
+	while (!stopping()) {
+		int r = (int)w_below(&s, W_NREG);
+		size_t g = w_gidx(r, 0), k = 0;
+		void *a = (void *)w->base[r];
+
+		for (int i = 0; i < 20 && !stopping(); i++)
+			nap_us(100000);
+		while (k < W_REG_PAGES && !stopping())
+			if (w_claim(w, g + k, 1, ID_RECYCLE))
+				k++;
+			else
+				sched_yield();
+		if (k == W_REG_PAGES) {
+			if (mmap(a, W_REG_PAGES * W_PAGE, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != a ||
+			    (r == W_HUGE && madvise(a, W_REG_PAGES * W_PAGE, MADV_HUGEPAGE)) ||
+			    (r == W_KSM && madvise(a, W_REG_PAGES * W_PAGE, MADV_MERGEABLE))) {
+				ksft_print_msg("recycler: map region %d: %s\n", r, strerror(errno));
+				fail_now();
+			}
+			for (size_t i = 0; i < W_REG_PAGES; i++)
+				w->tag[g + i] = 0;
+			atomic_fetch_add(&w->st.recycles, 1);
+		}
+		w_release(w, g, k);
+	}
+	return NULL;
+}
+
+/* Soft offline (migration through the rmap) of one owned page at a time. */
+static void *offliner(void *arg)
+{
+	uint64_t s = 0x3131ull + (uint64_t)time(NULL);
+	struct w_view v;
+
+	(void)arg;
+	w_view_open(&v, w, true);
+	while (!stopping()) {
+		size_t g = w_pick(&s, (int)w_below(&s, W_NREG), 1);
+		uintptr_t a = w_addr(w, g);
+
+		if (w_claim(w, g, 1, ID_OFFLINE)) {
+			if (w->tag[g] && w_populated(&v, a) &&
+			    !madvise((void *)a, W_PAGE, MADV_SOFT_OFFLINE))
+				atomic_fetch_add(&w->st.offlines, 1);
+			if (!w_page_is(&v, a, w->tag[g], "offliner"))
+				fail_now();
+			w_release(w, g, 1);
+		}
+		nap_us(20000);
+	}
+	w_view_close(&v);
+	return NULL;
+}
+
+static void *compactor(void *arg)
+{
+	(void)arg;
+	while (!stopping()) {
+		int fd = open("/proc/sys/vm/compact_memory", O_WRONLY);
+
+		if (fd >= 0 && write(fd, "1", 1) == 1)
+			atomic_fetch_add(&w->st.compactions, 1);
+		if (fd >= 0)
+			close(fd);
+		nap_us(300000);
+	}
+	return NULL;
+}
+
+/*
+ * UFFDIO_MOVE back and forth between two 1 MiB uffd VMAs that sit in the
+ * last page tables of regions 0 and 1: its page-table locks and ours meet
+ * on the same tables.  The pages are filled before registration (a fault
+ * in a registered range would wait for a handler), and only moved.
+ */
+static void *uffd_mover(void *arg)
+{
+	uint8_t *u[2] = { (uint8_t *)(w->base[0] + W_REG_PAGES * W_PAGE),
+			  (uint8_t *)(w->base[1] + W_REG_PAGES * W_PAGE) };
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_MOVE };
+	size_t ulen = RM_MB(1);
+	int uffd, from = 0;
+	struct w_view v;
+
+	(void)arg;
+	for (size_t off = 0; off < ulen; off += W_PAGE)
+		w_fill(u[0] + off, 0xF00D0000ull + off / W_PAGE);
+	uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || !(api.features & UFFD_FEATURE_MOVE)) {
+		ksft_print_msg("userfaultfd with UFFD_FEATURE_MOVE: %s\n", strerror(errno));
+		fail_now();
+		return NULL;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct uffdio_register reg = {
+			.range = { (uintptr_t)u[i], ulen }, .mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+			ksft_print_msg("UFFDIO_REGISTER: %s\n", strerror(errno));
+			fail_now();
+			return NULL;
+		}
+	}
+	while (!stopping()) {
+		for (size_t off = 0; off < ulen && !stopping(); off += RM_KB(64)) {
+			struct uffdio_move mv = {
+				.dst = (uintptr_t)u[!from] + off, .src = (uintptr_t)u[from] + off,
+				.len = RM_KB(64), .mode = UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
+			};
+
+			while (ioctl(uffd, UFFDIO_MOVE, &mv) && errno == EAGAIN && mv.move > 0) {
+				mv.src += mv.move;
+				mv.dst += mv.move;
+				mv.len -= mv.move;
+				mv.move = 0;
+			}
+			/* A page left behind by an earlier EBUSY blocks with EEXIST. */
+			if (mv.move < 0 && mv.move != -EAGAIN && mv.move != -EBUSY &&
+			    mv.move != -EEXIST) {
+				ksft_print_msg("UFFDIO_MOVE: %s\n", strerror((int)-mv.move));
+				fail_now();
+			}
+			atomic_fetch_add(&w->st.uffd_moves, 1);
+		}
+		from = !from;
+		/* Every page is whole on exactly one side. */
+		w_view_open(&v, w, true);
+		for (size_t off = 0; off < ulen; off += W_PAGE) {
+			uint64_t e[2];
+			int side;
+
+			e[0] = w_pagemap(&v, (uintptr_t)u[0] + off);
+			e[1] = w_pagemap(&v, (uintptr_t)u[1] + off);
+			side = (e[1] & (3ull << 62)) ? 1 : 0;
+			if (!(e[side] & (3ull << 62)) || (e[!side] & (3ull << 62)) ||
+			    w_mismatch(u[side] + off, 0xF00D0000ull + off / W_PAGE) >= 0) {
+				ksft_print_msg("UFFDIO_MOVE page %zu: lost or doubled\n", off / W_PAGE);
+				fail_now();
+				break;
+			}
+		}
+		w_view_close(&v);
+	}
+	close(uffd);
+	return NULL;
+}
+
+static void sysfs_write(const char *path, const char *val, char *old, size_t oldsz)
+{
+	int fd = open(path, O_RDWR);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	if (old) {
+		n = read(fd, old, oldsz - 1);
+		old[n > 0 ? n : 0] = 0;
+		lseek(fd, 0, SEEK_SET);
+	}
+	if (write(fd, val, strlen(val)) < 0)
+		ksft_print_msg("%s <- %s: %s\n", path, val, strerror(errno));
+	close(fd);
+}
+
+#define KH "/sys/kernel/mm/transparent_hugepage/khugepaged/"
+#define KSM "/sys/kernel/mm/ksm/"
+
+static void print_stats(double secs)
+{
+	struct w_stats *t = &w->st;
+
+#define R(x) (unsigned long)atomic_load(&t->x), atomic_load(&t->x) / secs
+	ksft_print_msg("moves %lu (%.0f/s): ok %lu, dry %lu, part-way %lu, EEXIST %lu, EBUSY %lu, EFAULT %lu, ENOMEM/EAGAIN %lu; through the pidfd %lu\n",
+		       R(moves), (unsigned long)t->ok, (unsigned long)t->dry,
+		       (unsigned long)t->partway, (unsigned long)t->refused_exist,
+		       (unsigned long)t->refused_busy, (unsigned long)t->refused_fault,
+		       (unsigned long)t->refused_nomem, (unsigned long)t->ext_moves);
+	ksft_print_msg("moved %lu pages: %lu tables, %lu PUD tables, %lu THPs, %lu entries; %lu folios relocated; %lu moves of entries relocated none (shared rmap identity)\n",
+		       (unsigned long)t->moved_pages, (unsigned long)t->pmd, (unsigned long)t->pud,
+		       (unsigned long)t->huge, (unsigned long)t->pte, (unsigned long)t->relocated,
+		       (unsigned long)t->shared);
+	ksft_print_msg("writes %lu (%.0f/s), zaps %lu (%.0f/s), page-outs %lu (%.0f/s), mprotects %lu (%.0f/s)\n",
+		       R(writes), R(zaps), R(pageouts), R(mprotects));
+	ksft_print_msg("pin races %lu (%.1f/s, %lu pinned), forks %lu (%.1f/s), collapses %lu (%.1f/s), soft offlines %lu (%.1f/s), compactions %lu, UFFDIO_MOVEs %lu (%.0f/s), fresh regions %lu, claim misses %lu\n",
+		       R(pin_races), (unsigned long)t->pins, R(forks), R(collapses), R(offlines),
+		       (unsigned long)t->compactions, R(uffd_moves), (unsigned long)t->recycles,
+		       (unsigned long)t->claim_misses);
+#undef R
+}
+
+int main(int argc, char **argv)
+{
+	char kh_sleep[32] = "", kh_alloc[32] = "", kh_none[32] = "", ksm_run[32] = "",
+	     ksm_sleep[32] = "";
+	pthread_t th[16];
+	int nth = 0, opt, pidfd, status;
+	struct timespec t0, t1;
+	struct w_view v;
+	pid_t ext;
+	double secs;
+	bool ok;
+
+	while ((opt = getopt(argc, argv, "t:")) != -1)
+		if (opt == 't')
+			seconds = atoi(optarg);
+	ksft_print_header();
+	ksft_set_plan(3);
+	dev = rm_open();
+	w = mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (w == MAP_FAILED)
+		ksft_exit_fail_msg("mmap world: %s\n", strerror(errno));
+	w->target = getpid();
+	w->next_tag = 0x100;
+	if (!w_map_regions(w))
+		ksft_exit_fail_msg("map regions: %s\n", strerror(errno));
+	/* The uffd VMAs, now: a thread's stack may take the gap later. */
+	for (int i = 0; i < 2; i++) {
+		void *u = (void *)(w->base[i] + W_REG_PAGES * W_PAGE);
+
+		if (mmap(u, RM_MB(1), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != u)
+			ksft_exit_fail_msg("map the uffd VMA at %p: %s\n", u, strerror(errno));
+	}
+
+	/*
+	 * The mover in another process, forked before any page exists (so it
+	 * shares none of them) and without the regions.
+	 */
+	ext = fork();
+	if (ext == 0) {
+		for (int r = 0; r < W_NREG; r++)
+			munmap((void *)w->base[r], W_REG_PAGES * W_PAGE);
+		pidfd = (int)syscall(__NR_pidfd_open, w->target, 0);
+		if (pidfd < 0) {
+			ksft_print_msg("pidfd_open: %s\n", strerror(errno));
+			fail_now();
+			_exit(1);
+		}
+		mover_loop(ID_EXT, false, pidfd);
+		_exit(0);
+	}
+
+	sysfs_write(KH "scan_sleep_millisecs", "0", kh_sleep, sizeof(kh_sleep));
+	sysfs_write(KH "alloc_sleep_millisecs", "0", kh_alloc, sizeof(kh_alloc));
+	sysfs_write(KH "max_ptes_none", "0", kh_none, sizeof(kh_none));
+	sysfs_write(KSM "sleep_millisecs", "0", ksm_sleep, sizeof(ksm_sleep));
+	sysfs_write(KSM "run", "1", ksm_run, sizeof(ksm_run));
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uintptr_t i = 0; i < NWRITERS; i++)
+		pthread_create(&th[nth++], NULL, writer, (void *)(ID_WRITER + i));
+	for (uintptr_t i = 0; i < NMOVERS; i++)
+		pthread_create(&th[nth++], NULL, mover, (void *)(ID_MOVER + i));
+	pthread_create(&th[nth++], NULL, table_mover, NULL);
+	pthread_create(&th[nth++], NULL, pin_racer, NULL);
+	pthread_create(&th[nth++], NULL, forker, NULL);
+	pthread_create(&th[nth++], NULL, collapser, NULL);
+	pthread_create(&th[nth++], NULL, offliner, NULL);
+	pthread_create(&th[nth++], NULL, compactor, NULL);
+	pthread_create(&th[nth++], NULL, uffd_mover, NULL);
+	pthread_create(&th[nth++], NULL, recycler, NULL);
+
+	for (int i = 0; i < seconds * 10 && !stopping(); i++)
+		nap_us(100000);
+	atomic_store(&w->stop, 1);
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	if (waitpid(ext, &status, 0) != ext || !WIFEXITED(status) || WEXITSTATUS(status))
+		fail_now();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+	sysfs_write(KSM "run", ksm_run[0] ? ksm_run : "0", NULL, 0);
+	if (ksm_sleep[0])
+		sysfs_write(KSM "sleep_millisecs", ksm_sleep, NULL, 0);
+	if (kh_sleep[0])
+		sysfs_write(KH "scan_sleep_millisecs", kh_sleep, NULL, 0);
+	if (kh_alloc[0])
+		sysfs_write(KH "alloc_sleep_millisecs", kh_alloc, NULL, 0);
+	if (kh_none[0])
+		sysfs_write(KH "max_ptes_none", kh_none, NULL, 0);
+
+	print_stats(secs);
+	ksft_test_result(!atomic_load(&w->failed),
+			 "stress: %.0f s, every move's result explained, no byte lost or misplaced\n", secs);
+
+	/* The model must hold for every page at the end. */
+	ok = w_view_open(&v, w, true);
+	for (size_t g = 0; ok && g < W_NPAGES; g++)
+		ok = w_page_is(&v, w_addr(w, g), w->tag[g], "final sweep");
+	ksft_test_result(ok, "stress: every page of the %d regions holds what the model says\n",
+			 W_NREG);
+
+	/* A stress that never took a path proves nothing about it. */
+	ok = w->st.pmd && w->st.huge && w->st.pte && w->st.relocated && w->st.shared &&
+	     w->st.ext_moves && w->st.recycles &&
+	     w->st.ok > w->st.moves / 10 && w->st.pins && w->st.forks && w->st.uffd_moves &&
+	     w->st.mprotects && w->st.pageouts;
+	ksft_test_result(ok, "stress: it moved tables, THPs and entries, shared and relocated, through a pidfd, beside pins, forks, mprotect, page-out and UFFDIO_MOVE\n");
+	ksft_finished();
+}

@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The model rust_mremap_stress_test and rust_mremap_fuzz_test check every
+ * move against: a set of regions in a target process, and for each page
+ * the tag it holds (0: reads as zero, present or not).  A page with tag T
+ * holds word i = w_word(T, i) in every word, so a page that arrives torn,
+ * shifted, from the wrong place or zeroed is seen whole.
+ *
+ * The model lives in shared memory, so that a mover in another process
+ * (through a pidfd) and the target agree on it; every page is owned by at
+ * most one actor at a time (claim[]), and only the owner changes what it
+ * holds.  What the owner cannot know, and the model does not claim, is
+ * whether a page of tag 0 is mapped: a THP fault, khugepaged, a pin or a
+ * read may map zeroes there at any time.
+ */
+#ifndef RUST_MREMAP_WORLD_H
+#define RUST_MREMAP_WORLD_H
+
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include "rust_mremap_lib.h"
+
+#define W_PAGE		4096UL
+#define W_WORDS		(W_PAGE / sizeof(uint64_t))
+#define W_NREG		4
+#define W_REG_PAGES	3840		/* 15 MiB: each region's last table is shared */
+#define W_SLOT		RM_MB(32)	/* address space per region */
+#define W_NPAGES	(W_NREG * W_REG_PAGES)
+
+/* Region kinds: 0 PMD aligned, 1 MADV_HUGEPAGE, 2 at a 1 MiB offset, 3 KSM. */
+#define W_HUGE		1
+#define W_SHIFTED	2
+#define W_KSM		3
+
+struct w_stats {
+	_Atomic unsigned long moves, ok, partway, dry, refused_exist, refused_busy,
+		refused_fault, refused_nomem, moved_pages, pmd, pte, huge, pud, relocated,
+		writes, zaps, pageouts, mprotects, collapses, forks, pins, pin_races,
+		offlines, compactions, uffd_moves, claim_misses, ext_moves, recycles, shared;
+};
+
+struct world {
+	uintptr_t base[W_NREG];
+	pid_t target;
+	_Atomic int stop;
+	_Atomic int failed;
+	_Atomic uint32_t claim[W_NPAGES];
+	uint64_t tag[W_NPAGES];		/* written only by the page's owner */
+	_Atomic uint64_t next_tag;
+	struct w_stats st;
+};
+
+static inline uint64_t w_word(uint64_t tag, size_t i)
+{
+	return tag ? tag * 0x9E3779B97F4A7C15ull ^ (i << 1 | 1) : 0;
+}
+
+static inline uintptr_t w_addr(const struct world *w, size_t g)
+{
+	return w->base[g / W_REG_PAGES] + (g % W_REG_PAGES) * W_PAGE;
+}
+
+/* xorshift64*: every random choice of the stress and the fuzzer. */
+static inline uint64_t w_rand(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ull;
+}
+
+static inline size_t w_below(uint64_t *s, size_t n)
+{
+	return n ? w_rand(s) % n : 0;
+}
+
+/* Fill one page of this process with tag @tag. */
+static inline void w_fill(void *p, uint64_t tag)
+{
+	uint64_t *q = p;
+
+	for (size_t i = 0; i < W_WORDS; i++)
+		q[i] = w_word(tag, i);
+}
+
+/*
+ * Index of a word of @p that is not what tag @tag holds, or -1.  Every 8th
+ * word and the last: a page-table move moves whole pages, so a wrong page
+ * (another tag, zeroes, a neighbour) differs in all of them; the whole
+ * page would cost eight times as much under TCG.
+ */
+static inline long w_mismatch(const void *p, uint64_t tag)
+{
+	const uint64_t *q = p;
+
+	for (size_t i = 0; i < W_WORDS; i += 8)
+		if (q[i] != w_word(tag, i))
+			return (long)i;
+	return q[W_WORDS - 1] != w_word(tag, W_WORDS - 1) ? (long)W_WORDS - 1 : -1;
+}
+
+/* Map the regions at fresh addresses, in one reserved span. */
+static inline bool w_map_regions(struct world *w)
+{
+	uint8_t *span = rm_find_hole(W_NREG * W_SLOT, RM_PMD, 0, RM_PMD);
+
+	if (!span)
+		return false;
+	for (int r = 0; r < W_NREG; r++) {
+		uintptr_t a = (uintptr_t)span + r * W_SLOT + (r == W_SHIFTED ? RM_MB(1) : 0);
+		void *p = mmap((void *)a, W_REG_PAGES * W_PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+		if (p != (void *)a)
+			return false;
+		w->base[r] = a;
+		if (r == W_HUGE && madvise(p, W_REG_PAGES * W_PAGE, MADV_HUGEPAGE))
+			return false;
+		if (r == W_KSM && madvise(p, W_REG_PAGES * W_PAGE, MADV_MERGEABLE))
+			return false;
+	}
+	return true;
+}
+
+/* Take pages [g, g + n) for @id, all or none. */
+static inline bool w_claim(struct world *w, size_t g, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t z = 0;
+
+		if (!atomic_compare_exchange_strong(&w->claim[g + i], &z, id)) {
+			while (i--)
+				atomic_store(&w->claim[g + i], 0);
+			return false;
+		}
+	}
+	return true;
+}
+
+static inline void w_release(struct world *w, size_t g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		atomic_store(&w->claim[g + i], 0);
+}
+
+/*
+ * A view of the target from an actor: the target itself (direct reads) or
+ * another process (/proc/PID/mem, pagemap and maps).
+ */
+struct w_view {
+	struct world *w;
+	pid_t pid;
+	bool self;
+	int pagemap, mem;
+	char maps[64];
+};
+
+static inline bool w_view_open(struct w_view *v, struct world *w, bool self)
+{
+	char path[64];
+
+	v->w = w;
+	v->self = self;
+	v->pid = w->target;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", v->pid);
+	v->pagemap = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/mem", v->pid);
+	v->mem = self ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(v->maps, sizeof(v->maps), "/proc/%d/maps", v->pid);
+	return v->pagemap >= 0 && (self || v->mem >= 0);
+}
+
+static inline void w_view_close(struct w_view *v)
+{
+	close(v->pagemap);
+	if (v->mem >= 0)
+		close(v->mem);
+}
+
+/* Copy one target page into @buf; false if it cannot be read. */
+static inline bool w_read_page(struct w_view *v, uintptr_t a, void *buf)
+{
+	if (v->self) {
+		memcpy(buf, (void *)a, W_PAGE);
+		return true;
+	}
+	return pread(v->mem, buf, W_PAGE, (off_t)a) == (ssize_t)W_PAGE;
+}
+
+/* The pagemap entry of one target page (bit 63 present, bit 62 swapped). */
+static inline uint64_t w_pagemap(struct w_view *v, uintptr_t a)
+{
+	uint64_t e = 0;
+
+	if (pread(v->pagemap, &e, sizeof(e), (off_t)(a / W_PAGE * sizeof(e))) != sizeof(e))
+		return ~0ull;
+	return e;
+}
+
+static inline bool w_populated(struct w_view *v, uintptr_t a)
+{
+	return w_pagemap(v, a) & (3ull << 62);
+}
+
+/*
+ * Check that the target page at @a holds tag @tag; a page of tag 0 that is
+ * not populated is not read (a read would map the zero page there).
+ */
+static inline bool w_page_is(struct w_view *v, uintptr_t a, uint64_t tag, const char *what)
+{
+	static __thread uint64_t buf[W_WORDS];
+	long i;
+
+	if (!tag && !w_populated(v, a))
+		return true;
+	if (!w_read_page(v, a, buf)) {
+		ksft_print_msg("%s: %#lx cannot be read: %s\n", what, (unsigned long)a, strerror(errno));
+		return false;
+	}
+	i = w_mismatch(buf, tag);
+	if (i < 0)
+		return true;
+	ksft_print_msg("%s: page %#lx word %ld is %#llx, tag %#llx wants %#llx (pagemap %#llx)\n",
+		       what, (unsigned long)a, i, (unsigned long long)buf[i], (unsigned long long)tag,
+		       (unsigned long long)w_word(tag, i), (unsigned long long)w_pagemap(v, a));
+	return false;
+}
+
+/* Whether [a, a + len) lies inside one VMA of the target (its maps file). */
+static inline bool w_one_vma(struct w_view *v, uintptr_t a, size_t len)
+{
+	FILE *f = fopen(v->maps, "re");
+	unsigned long s, e;
+	char line[512];
+	bool one = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s <= a && a < e) {
+			one = a + len <= e;
+			break;
+		}
+	fclose(f);
+	return one;
+}
+
+/* The protection of the target's VMA at @a: 'w', 'r', '-' (none) or 0 (unmapped). */
+static inline char w_prot(struct w_view *v, uintptr_t a)
+{
+	FILE *f = fopen(v->maps, "re");
+	unsigned long s, e;
+	char line[512], p[8];
+	char r = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %7s", &s, &e, p) == 3 && s <= a && a < e) {
+			r = p[1] == 'w' ? 'w' : p[0] == 'r' ? 'r' : '-';
+			break;
+		}
+	if (f)
+		fclose(f);
+	return r;
+}
+
+/* Region and page range helpers for choosing what to act on. */
+static inline size_t w_gidx(int r, size_t off)
+{
+	return (size_t)r * W_REG_PAGES + off;
+}
+
+/* A random range of 1..@max pages inside region @r: its first page index. */
+static inline size_t w_pick(uint64_t *s, int r, size_t n)
+{
+	return w_gidx(r, w_below(s, W_REG_PAGES - n + 1));
+}
+
+/*
+ * A random PMD-aligned range of @n pages inside region @r (the shifted
+ * region's aligned part starts 1 MiB in), or a random one if none fits.
+ */
+static inline size_t w_pick_aligned(struct world *w, uint64_t *s, int r, size_t n)
+{
+	size_t first = ((RM_PMD - w->base[r] % RM_PMD) % RM_PMD) / W_PAGE;
+	size_t slots;
+
+	if (first + n > W_REG_PAGES)
+		return w_pick(s, r, n);
+	slots = (W_REG_PAGES - first - n) / 512 + 1;
+	return w_gidx(r, first + 512 * w_below(s, slots));
+}
+
+/*
+ * Move @n pages from page @gs to page @gd of the world (flags as the ioctl
+ * takes them) and check everything the result claims against the model:
+ *  - errno: EFAULT exactly when a range is not inside one VMA; EINVAL only
+ *    when the two VMAs differ in protection; EEXIST only with a populated
+ *    destination page; EBUSY, ENOMEM, EAGAIN may stop the
+ *    move part-way; anything else is a failure;
+ *  - moved: page aligned, at most len, len on success, 0 for a dry run
+ *    and for the refusals that come before anything moves;
+ *  - memory: [0, moved) arrived at dst with its tags and left src empty;
+ *    the rest is where it was.
+ * The caller owns both ranges.  The model is updated; false on a failure.
+ * *@errp (if not NULL) gets 0 or -errno.
+ */
+static inline bool w_move_checked(struct w_view *v, int fd, int pidfd, unsigned int flags,
+				  size_t gs, size_t gd, size_t n, struct rust_mremap_move *mo,
+				  int *errp)
+{
+	struct world *w = v->w;
+	uintptr_t src = w_addr(w, gs), dst = w_addr(w, gd);
+	size_t len = n * W_PAGE, moved;
+	bool dry = flags & RUST_MREMAP_DRY_RUN;
+	bool one = w_one_vma(v, src, len) && w_one_vma(v, dst, len);
+	uint64_t *old = malloc(n * sizeof(*old));
+	char what[192];
+	bool ok = true, pop = false;
+	int e;
+
+	if (!old)
+		return false;
+	for (size_t k = 0; k < n; k++)
+		old[k] = w->tag[gs + k];
+	e = rm_move(fd, pidfd, flags, (void *)src, (void *)dst, len, mo);
+	if (errp)
+		*errp = e;
+	snprintf(what, sizeof(what), "move%s%s%s %#lx -> %#lx (%zu pages): %s, moved %llu",
+		 flags & RUST_MREMAP_RELOCATE ? " RELOCATE" : "",
+		 flags & RUST_MREMAP_NO_REALIGN ? " NO_REALIGN" : "", dry ? " DRY_RUN" : "",
+		 (unsigned long)src, (unsigned long)dst, n, e ? strerror(-e) : "ok",
+		 (unsigned long long)mo->moved);
+	atomic_fetch_add(&w->st.moves, 1);
+	if (e && getenv("RUST_MREMAP_VERBOSE"))
+		ksft_print_msg("%s\n", what);
+	moved = mo->moved / W_PAGE;
+	if (mo->moved % W_PAGE || mo->moved > len || (dry && mo->moved)) {
+		ksft_print_msg("%s: impossible moved\n", what);
+		moved = 0;
+		ok = false;
+	}
+	if (!one && e != -EFAULT) {
+		ksft_print_msg("%s: a range spans VMAs, EFAULT expected\n", what);
+		ok = false;
+	}
+	switch (e) {
+	case 0:
+		if (!dry && moved != n) {
+			ksft_print_msg("%s: success must move len\n", what);
+			ok = false;
+		}
+		atomic_fetch_add(dry ? &w->st.dry : &w->st.ok, 1);
+		break;
+	case -EFAULT:
+		atomic_fetch_add(&w->st.refused_fault, 1);
+		break;
+	case -EINVAL:
+		if (!one || w_prot(v, src) == w_prot(v, dst)) {
+			ksft_print_msg("%s: EINVAL, but the two VMAs agree on protection\n", what);
+			ok = false;
+		}
+		break;
+	case -EEXIST:
+		for (size_t k = 0; k < n && !pop; k++)
+			pop = (gd + k < gs || gd + k >= gs + n) && w_populated(v, dst + k * W_PAGE);
+		if (!pop) {
+			ksft_print_msg("%s: EEXIST with no populated destination page\n", what);
+			ok = false;
+		}
+		atomic_fetch_add(&w->st.refused_exist, 1);
+		break;
+	case -EBUSY:
+		atomic_fetch_add(&w->st.refused_busy, 1);
+		break;
+	case -ENOMEM:
+	case -EAGAIN:
+		atomic_fetch_add(&w->st.refused_nomem, 1);
+		break;
+	default:
+		ksft_print_msg("%s: unexpected errno\n", what);
+		ok = false;
+	}
+	if (e && e != -EBUSY && e != -ENOMEM && e != -EAGAIN && moved) {
+		ksft_print_msg("%s: this error must come before anything moves\n", what);
+		ok = false;
+	}
+	if (e && moved)
+		atomic_fetch_add(&w->st.partway, 1);
+	/* The model after the move, in the order the move runs (overlap included). */
+	for (size_t k = 0; k < moved; k++)
+		w->tag[gs + k] = 0;
+	for (size_t k = 0; k < moved; k++)
+		w->tag[gd + k] = old[k];
+	for (size_t k = 0; ok && k < n; k++)
+		ok = w_page_is(v, src + k * W_PAGE, w->tag[gs + k], what) &&
+		     w_page_is(v, dst + k * W_PAGE, w->tag[gd + k], what);
+	free(old);
+	if (dry)
+		return ok;
+	atomic_fetch_add(&w->st.moved_pages, moved);
+	atomic_fetch_add(&w->st.pmd, mo->pmd_moves);
+	atomic_fetch_add(&w->st.pte, mo->pte_moves);
+	atomic_fetch_add(&w->st.huge, mo->huge_pmd_moves);
+	atomic_fetch_add(&w->st.pud, mo->pud_moves);
+	atomic_fetch_add(&w->st.relocated, mo->folios_relocated);
+	if (!e && !mo->folios_relocated && mo->pmd_moves + mo->pte_moves + mo->huge_pmd_moves)
+		atomic_fetch_add(&w->st.shared, 1);
+	return ok;
+}
+
+#endif /* RUST_MREMAP_WORLD_H */
