@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -1438,6 +1439,357 @@ static enum res t_unpriv_self(int fd)
 	return ok ? R_PASS : R_FAIL;
 }
 
+/* ------------------------------------- EOPNOTSUPP on the destination side */
+
+static enum res t_shared_anon_dst(int fd)
+{
+	return kind_test(fd, "dst MAP_SHARED|MAP_ANONYMOUS", K_ANON, K_ANON_SHARED);
+}
+
+static enum res t_shared_file_dst(int fd)
+{
+	return kind_test(fd, "dst file MAP_SHARED", K_ANON, K_FILE_SHARED);
+}
+
+static enum res t_hugetlb_dst(int fd)
+{
+	size_t hps = huge_page_size();
+	uint8_t *h, *src;
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map(&pr, hps, hps, hps))
+		return R_FAIL;
+	/* Replace the anonymous dst with a hugetlb mapping at the same place. */
+	munmap(pr.dst, pr.dlen);
+	h = mmap(pr.dst, hps, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED_NOREPLACE,
+		 -1, 0);
+	if (h != pr.dst) {
+		ksft_print_msg("mmap(MAP_HUGETLB) of dst: %s (the guest reserves huge pages)\n",
+			       strerror(errno));
+		pr.dst = NULL;
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	src = pr.src;
+	ok = expect_errno("dst hugetlb", fd, SELF, 0, src, h, hps, EOPNOTSUPP);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_uffd_dst(int fd)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	struct pair pr;
+	int uffd;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	memset(&reg, 0, sizeof(reg));
+	reg.range.start = (uintptr_t)pr.dst;
+	reg.range.len = pr.dlen;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		ksft_print_msg("userfaultfd registration of dst: %s\n", strerror(errno));
+		if (uffd >= 0)
+			close(uffd);
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	ok = expect_errno("dst registered with userfaultfd", fd, SELF, 0, pr.src, pr.dst, small,
+			  EOPNOTSUPP);
+	close(uffd);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* --------------------------------------- EEXIST: every kind of dst entry */
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT		21
+#endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#endif
+
+enum dst_entry { E_ZERO_PAGE, E_SWAP, E_MARKER, E_THP };
+
+/*
+ * A 2 MiB PMD-aligned pair whose destination holds one entry of @kind
+ * (in its last page, or the whole PMD for a THP): the move and its dry
+ * run must fail with EEXIST and change nothing, whichever path (whole
+ * table, THP, single entries) the move would have taken.
+ */
+static enum res eexist_test(int fd, enum dst_entry kind)
+{
+	uint8_t *last;
+	struct pair pr;
+	uint64_t e = 0;
+	bool ok = true;
+
+	if (!pair_map(&pr, RM_PMD, RM_PMD, RM_PMD))
+		return R_FAIL;
+	last = pr.dst + RM_PMD - ps;
+	switch (kind) {
+	case E_ZERO_PAGE:
+		ok = *(volatile uint8_t *)last == 0;
+		ok &= rm_pagemap(last, 1, &e) && (e & RM_PM_PRESENT);
+		CHECK(ok, "a read of dst's last page did not map the zero page (pagemap %#llx)\n",
+		      (unsigned long long)e);
+		break;
+	case E_SWAP:
+		*last = 0x5a;
+		for (int i = 0; i < 20 && !(e & RM_PM_SWAP); i++) {
+			madvise(last, ps, MADV_PAGEOUT);
+			if (!rm_pagemap(last, 1, &e))
+				break;
+		}
+		CHECK(e & RM_PM_SWAP, "dst's last page is not swapped out (pagemap %#llx)\n",
+		      (unsigned long long)e);
+		break;
+	case E_MARKER:
+		CHECK(!madvise(last, ps, MADV_GUARD_INSTALL), "MADV_GUARD_INSTALL: %s\n",
+		      strerror(errno));
+		break;
+	case E_THP:
+		CHECK(!madvise(pr.dst, RM_PMD, MADV_HUGEPAGE), "MADV_HUGEPAGE: %s\n", strerror(errno));
+		*last = 0x5a;
+		CHECK(rm_anon_huge_kb(pr.dst) >= 2048, "dst is not one THP (AnonHugePages %ld kB)\n",
+		      rm_anon_huge_kb(pr.dst));
+		break;
+	}
+	if (!ok) {
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	for (int relocate = 0; relocate < 2; relocate++)
+		ok &= expect_errno("dst holds an entry", fd, SELF,
+				   relocate ? RUST_MREMAP_RELOCATE : 0, pr.src, pr.dst, RM_PMD, EEXIST);
+	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	if (kind != E_MARKER) {
+		ok &= chk_zero("dst but its last page", pr.dst, RM_PMD - ps);
+		CHECK(*last == (kind == E_ZERO_PAGE ? 0 : 0x5a), "dst's last page lost its byte\n");
+	} else {
+		CHECK(rm_pagemap(pr.dst, 1, &e) && !(e & (RM_PM_PRESENT | RM_PM_SWAP)),
+		      "dst's first page was populated by the refused move\n");
+	}
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_eexist_zero_page(int fd)
+{
+	return eexist_test(fd, E_ZERO_PAGE);
+}
+
+static enum res t_eexist_swap(int fd)
+{
+	return eexist_test(fd, E_SWAP);
+}
+
+static enum res t_eexist_marker(int fd)
+{
+	return eexist_test(fd, E_MARKER);
+}
+
+static enum res t_eexist_thp(int fd)
+{
+	return eexist_test(fd, E_THP);
+}
+
+/* ------------------------------- the order of the checks: two errors at once */
+
+#ifndef __NR_mseal
+#define __NR_mseal		462
+#endif
+
+/* src in a hole, dst populated: the src range check comes first (EFAULT). */
+static enum res t_order_hole_before_eexist(int fd)
+{
+	struct pair pr;
+	uint8_t *hole;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	hole = rm_find_hole(small, ps, 0, ps);
+	if (!hole) {
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	pr.dst[0] = 1;
+	ok = expect_errno("src in a hole, dst populated", fd, SELF, 0, hole, pr.dst, small, EFAULT);
+	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* dst read-only and populated: the VMA pair check comes first (EINVAL). */
+static enum res t_order_prot_before_eexist(int fd)
+{
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	pr.dst[0] = 1;
+	mprotect(pr.dst, pr.dlen, PROT_READ);
+	ok = expect_errno("dst read-only and populated", fd, SELF, 0, pr.src, pr.dst, small,
+			  EINVAL);
+	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* dst populated, src pinned, relocating: EEXIST for the whole destination first. */
+static enum res t_order_eexist_before_ebusy(int fd)
+{
+	struct io_uring_params p = { 0 };
+	struct iovec iov;
+	struct pair pr;
+	int ring;
+	bool ok;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+	iov.iov_base = pr.src;
+	iov.iov_len = pr.slen;
+	if (ring < 0 || syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1)) {
+		ksft_print_msg("io_uring pin of src: %s\n", strerror(errno));
+		if (ring >= 0)
+			close(ring);
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	pr.dst[pr.dlen - 1] = 1;
+	ok = expect_errno("src pinned, dst populated, relocating", fd, SELF, RUST_MREMAP_RELOCATE,
+			  pr.src, pr.dst, small, EEXIST);
+	close(ring);
+	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* src sealed, dst file-backed: src's VMA checks come before dst's (EPERM). */
+static enum res t_order_src_sealed_before_dst_kind(int fd)
+{
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map_kinds(&pr, small, small, ps, K_ANON, K_FILE_PRIVATE))
+		return R_FAIL;
+	if (syscall(__NR_mseal, pr.src, pr.slen, 0)) {
+		ksft_print_msg("mseal: %s\n", strerror(errno));
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	ok = expect_errno("src sealed, dst file-backed", fd, SELF, 0, pr.src, pr.dst, small, EPERM);
+	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	ok &= chk_zero("dst", pr.dst, pr.dlen);
+	/* A sealed VMA cannot be unmapped: it stays until the test exits. */
+	munmap(pr.dst, pr.dlen);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* src file-backed, dst sealed: src's kind is checked first (EOPNOTSUPP). */
+static enum res t_order_src_kind_before_dst_sealed(int fd)
+{
+	struct pair pr;
+	bool ok;
+
+	if (!pair_map_kinds(&pr, small, small, ps, K_FILE_PRIVATE, K_ANON))
+		return R_FAIL;
+	if (syscall(__NR_mseal, pr.dst, pr.dlen, 0)) {
+		ksft_print_msg("mseal: %s\n", strerror(errno));
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	ok = expect_errno("src file-backed, dst sealed", fd, SELF, 0, pr.src, pr.dst, small,
+			  EOPNOTSUPP);
+	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	munmap(pr.src, pr.slen);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* ------------------------- an unprivileged caller, a target of its own uid */
+
+/*
+ * Both drop to uid/gid nobody; the target makes itself dumpable again
+ * (credential changes clear it), so the caller may ptrace-attach to it,
+ * and the move is allowed: the rule is ptrace's, not "root only".  The
+ * device was opened by root before the drop.
+ */
+static enum res t_unpriv_same_uid(int fd)
+{
+	int addr[2], done[2], res[2], vst, ast, ret = 1;
+	struct { uint64_t src, dst, len; unsigned int seed; } a;
+	pid_t v, c;
+	char b = 0;
+
+	if (geteuid() != 0)
+		return skip("needs root to drop to uid %d", NOBODY);
+	if (pipe2(addr, O_CLOEXEC) || pipe2(done, O_CLOEXEC) || pipe2(res, O_CLOEXEC))
+		return R_FAIL;
+	fflush(stdout);
+	v = fork();
+	if (v == 0) {
+		struct pair pr;
+
+		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY) || prctl(PR_SET_DUMPABLE, 1) ||
+		    !pair_map(&pr, small, small, ps))
+			_exit(2);
+		a.src = (uintptr_t)pr.src;
+		a.dst = (uintptr_t)pr.dst;
+		a.len = small;
+		a.seed = pr.seed;
+		if (!rm_write_full(addr[1], &a, sizeof(a)) || !rm_read_full(done[0], &b, 1))
+			_exit(3);
+		/* The caller moved it: dst holds the pattern, src reads zero. */
+		_exit(rm_check(pr.dst, small, pr.seed, 0) == (size_t)-1 &&
+		      rm_all_zero(pr.src, small) ? 0 : 1);
+	}
+	if (!rm_read_full(addr[0], &a, sizeof(a))) {
+		kill(v, SIGKILL);
+		wait_status(v);
+		return R_FAIL;
+	}
+	c = fork();
+	if (c == 0) {
+		struct rust_mremap_move m = { 0 };
+		int pidfd, r;
+
+		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(2);
+		pidfd = pidfd_open(v);
+		r = pidfd < 0 ? -errno : rm_move(fd, pidfd, 0, (void *)(uintptr_t)a.src,
+						 (void *)(uintptr_t)a.dst, a.len, &m);
+		if (!r && m.moved != a.len)
+			r = -ERANGE;
+		_exit(rm_write_full(res[1], &r, sizeof(r)) ? 0 : 2);
+	}
+	if (!rm_read_full(res[0], &ret, sizeof(ret)))
+		ret = 1;
+	ast = wait_status(c);
+	rm_write_full(done[1], &b, 1);
+	vst = wait_status(v);
+	close(addr[0]); close(addr[1]); close(done[0]); close(done[1]);
+	close(res[0]); close(res[1]);
+	if (ret || ast || vst) {
+		ksft_print_msg("uid %d moving another uid %d process: %d (%s), caller exit %d, target's check %d\n",
+			       NOBODY, NOBODY, ret, ret > 0 ? "no result" : strerror(-ret), ast, vst);
+		return R_FAIL;
+	}
+	return R_PASS;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct {
@@ -1475,6 +1827,20 @@ static const struct {
 	{ "hugetlb_src_EOPNOTSUPP",		t_hugetlb_src },
 	{ "uffd_src_EOPNOTSUPP",		t_uffd_src },
 	{ "dst_populated_EEXIST",		t_dst_populated },
+	{ "dst_zero_page_EEXIST",		t_eexist_zero_page },
+	{ "dst_swap_entry_EEXIST",		t_eexist_swap },
+	{ "dst_guard_marker_EEXIST",		t_eexist_marker },
+	{ "dst_thp_EEXIST",			t_eexist_thp },
+	{ "shared_anon_dst_EOPNOTSUPP",		t_shared_anon_dst },
+	{ "shared_file_dst_EOPNOTSUPP",		t_shared_file_dst },
+	{ "hugetlb_dst_EOPNOTSUPP",		t_hugetlb_dst },
+	{ "uffd_dst_EOPNOTSUPP",		t_uffd_dst },
+	{ "order_hole_before_EEXIST",		t_order_hole_before_eexist },
+	{ "order_prot_before_EEXIST",		t_order_prot_before_eexist },
+	{ "order_EEXIST_before_EBUSY",		t_order_eexist_before_ebusy },
+	{ "order_src_sealed_before_dst_kind",	t_order_src_sealed_before_dst_kind },
+	{ "order_src_kind_before_dst_sealed",	t_order_src_kind_before_dst_sealed },
+	{ "unprivileged_same_uid_target_moves",	t_unpriv_same_uid },
 	{ "relocate_fork_cow_shared_EBUSY",	t_cow_shared },
 	{ "share_fork_cow_shared_moves",	t_cow_shared_moves },
 	{ "ksm_merged_EBUSY",			t_ksm },

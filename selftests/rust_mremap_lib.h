@@ -265,4 +265,75 @@ static inline char *rm_thp_setting(void)
 	return buf;
 }
 
+/* ----------------------------------------------------- /proc/self/pagemap */
+
+#define RM_PM_PRESENT	(1ull << 63)
+#define RM_PM_SWAP	(1ull << 62)
+#define RM_PM_PFN	((1ull << 55) - 1)
+
+/*
+ * The pagemap entries of @n pages from @p into @ent (root sees PFNs);
+ * false if pagemap cannot be read.
+ */
+static inline bool rm_pagemap(const void *p, size_t n, uint64_t *ent)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	size_t want = n * sizeof(*ent), got = 0;
+	off_t off = (off_t)((uintptr_t)p / rm_page_size() * sizeof(*ent));
+
+	if (fd < 0)
+		return false;
+	while (got < want) {
+		ssize_t r = pread(fd, (char *)ent + got, want - got, off + (off_t)got);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	return got == want;
+}
+
+/*
+ * Whether the @n present pages at @dst have exactly the PFNs @before
+ * recorded at the source: the same physical pages arrived (a module that
+ * copied them into new folios would pass every content check).  Says
+ * which page differs.
+ */
+static inline bool rm_same_pfns(const char *what, const uint64_t *before, const void *dst,
+				size_t n)
+{
+	uint64_t *after = malloc(n * sizeof(*after));
+	bool ok = after && rm_pagemap(dst, n, after);
+
+	for (size_t i = 0; ok && i < n; i++) {
+		if (!(before[i] & RM_PM_PRESENT))
+			continue;
+		if (!(after[i] & RM_PM_PRESENT) || (after[i] & RM_PM_PFN) != (before[i] & RM_PM_PFN)) {
+			ksft_print_msg("%s: page %zu was PFN %#llx before the move, is %#llx (entry %#llx) after\n",
+				       what, i, (unsigned long long)(before[i] & RM_PM_PFN),
+				       (unsigned long long)(after[i] & RM_PM_PFN),
+				       (unsigned long long)after[i]);
+			ok = false;
+		}
+	}
+	free(after);
+	return ok;
+}
+
+/* VmPTE of /proc/self/status in kB (page-table pages of this mm), or -1. */
+static inline long rm_vmpte_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPTE: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
 #endif /* RUST_MREMAP_LIB_H */
