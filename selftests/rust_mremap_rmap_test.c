@@ -424,7 +424,10 @@ static bool src_vma_is_dst_vma(const void *a, const void *b)
 static bool move_checked(struct tc *t, const char *what, uint8_t *src, uint8_t *dst, size_t len,
 			 unsigned int flags, struct exp e, unsigned int seed, size_t off, bool verify)
 {
+	size_t n = len / g_ps;
+	uint64_t *pfn = malloc(n * sizeof(*pfn));
 	struct rust_mremap_move m, dry;
+	long pte_kb, grown;
 	int ret, dret;
 	bool ok = true;
 
@@ -432,7 +435,33 @@ static bool move_checked(struct tc *t, const char *what, uint8_t *src, uint8_t *
 		flags |= RUST_MREMAP_RELOCATE;
 	dret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, flags | RUST_MREMAP_DRY_RUN, src, dst, len,
 		       &dry);
+	/* What is where, physically, and how much page table the mm has. */
+	if (!pfn || !rm_pagemap(src, n, pfn)) {
+		tc_fail(t, "%s: cannot read the source's pagemap", what);
+		free(pfn);
+		return false;
+	}
+	pte_kb = rm_vmpte_kb();
 	ret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, flags, src, dst, len, &m);
+	grown = rm_vmpte_kb() - pte_kb;
+	/*
+	 * A move is a move: every page that was present at src is the same
+	 * physical page at dst (a module that copied into new folios would
+	 * pass every content and rmap check).
+	 */
+	if (!ret && !rm_same_pfns(what, pfn, dst, n))
+		tc_fail(t, "%s: the pages at dst are not the pages that were at src", what);
+	free(pfn);
+	/*
+	 * And a table that moves whole is the same page-table page: page-table
+	 * memory (VmPTE, all levels) grows by no more than the upper-level
+	 * tables the destination may need (a PMD table per GiB and a PUD
+	 * table), not by a PTE table per table moved.
+	 */
+	if (!ret && !m.pte_moves && m.pmd_moves >= 4 &&
+	    grown > 4 * (2 + (long)(len >> 30)))
+		tc_fail(t, "%s: %llu tables moved whole, yet page-table memory grew by %ld kB",
+			what, (unsigned long long)m.pmd_moves, grown);
 	if (ret) {
 		size_t moved = m.moved > len ? len : (size_t)m.moved;
 

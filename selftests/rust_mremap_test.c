@@ -823,6 +823,7 @@ out:
 static void run_case(const struct case_desc *cd)
 {
 	struct rust_mremap_move dry, mv;
+	uint64_t *pfn = NULL;
 	struct counts exp;
 	struct scen a;
 	bool model_ok = true, dry_ok, move_ok, diff_ok;
@@ -870,9 +871,17 @@ static void run_case(const struct case_desc *cd)
 		dry_ok = false;
 	ksft_test_result(dry_ok, "%s: dry run\n", cd->name);
 
-	/* The move. */
+	/* The move; the pages present at src must be the very pages at dst after it. */
 	move_ok = model_ok;
+	pfn = malloc(a.len / rm_page_size() * sizeof(*pfn));
+	if (!pfn || !rm_pagemap(a.src, a.len / rm_page_size(), pfn)) {
+		ksft_print_msg("  cannot read the source's pagemap\n");
+		move_ok = false;
+	}
 	ret = rm_move(rm_fd, RUST_MREMAP_PIDFD_SELF, cd->flags, a.src, a.dst, a.len, &mv);
+	if (!ret && pfn && !rm_same_pfns("  move", pfn, a.dst, a.len / rm_page_size()))
+		move_ok = false;
+	free(pfn);
 	if (ret) {
 		ksft_print_msg("  move: %s, moved %#llx of %#zx\n", strerror(-ret),
 			       (unsigned long long)mv.moved, a.len);
