@@ -28,7 +28,7 @@
 #define LEN		RM_MB(4)	/* the usual region: 4 MiB ... */
 #define OFF		RM_MB(1)	/* ... starting 1 MiB into a PMD */
 #define GUARD		RM_MB(4)	/* free space kept around every region */
-#define SWAP_MIN_PCT	90		/* share of pages MADV_PAGEOUT must swap out */
+#define SWAP_MIN_PCT	100		/* share of pages MADV_PAGEOUT must swap out: all */
 #define SEED		0x5eedu
 
 #define PM_PRESENT	(1ULL << 63)
@@ -189,11 +189,16 @@ static long pageout_swapped(const void *p, size_t len)
 {
 	struct pmc c = { 0, 0 };
 
-	for (int i = 0; i < 3; i++) {
+	/*
+	 * A folio still in a per-CPU LRU batch cannot be isolated yet: try
+	 * again (MADV_PAGEOUT drains this CPU's batches) until all are out.
+	 */
+	for (int i = 0; i < 10; i++) {
 		if (madvise((void *)p, len, MADV_PAGEOUT) || !pm_count(p, len, &c))
 			return -1;
 		if (c.swapped == len / g_ps)
 			break;
+		usleep(10000);
 	}
 	return (long)c.swapped;
 }
@@ -562,6 +567,30 @@ static bool retire(struct tc *t, uint8_t *p, bool keep)
 	return true;
 }
 
+/*
+ * Of the pages i of [p, p + n pages) with i % 8 == @rem: how many are swap
+ * entries (pagemap) whose folio is in the swap cache (mincore() reports a
+ * swap entry's folio as resident when the swap cache holds it); *@entries
+ * gets how many are swap entries at all.
+ */
+static size_t swap_cached(const uint8_t *p, size_t n, size_t rem, size_t *entries)
+{
+	unsigned char *vec = malloc(n);
+	uint64_t *pm = malloc(n * sizeof(*pm));
+	size_t c = 0;
+
+	*entries = 0;
+	if (vec && pm && !mincore((void *)p, n * g_ps, vec) && pm_read(p, n, pm))
+		for (size_t i = rem; i < n; i += 8)
+			if (pm[i] & PM_SWAP) {
+				++*entries;
+				c += vec[i] & 1;
+			}
+	free(vec);
+	free(pm);
+	return c;
+}
+
 /* ------------------------------------------------------------------ */
 /* 1. swap out after the move */
 
@@ -601,7 +630,7 @@ out:
 static void test_swap_before_move(void)
 {
 	struct tc t = { .name = "swap_before_move" };
-	size_t n = LEN / g_ps, touched = 0, willneed = 0;
+	size_t n = LEN / g_ps, touched = 0, willneed = 0, cached, cached_entries;
 	struct pmc before, after, vacated;
 	uint8_t *a = NULL, *b = NULL;
 	const char *why;
@@ -648,12 +677,27 @@ static void test_swap_before_move(void)
 			willneed++;
 		}
 	}
+	/*
+	 * The read-ahead pages must really be in the swap cache when the move
+	 * happens: swap entries (pagemap) whose folio mincore() finds cached.
+	 * Read-ahead is asynchronous: wait for it.
+	 */
+	cached = swap_cached(a, n, 6, &cached_entries);
+	for (int i = 0; i < 100 && cached < willneed; i++) {
+		usleep(10000);
+		cached = swap_cached(a, n, 6, &cached_entries);
+	}
+	if (cached != willneed) {
+		tc_fail(&t, "only %zu of the %zu read-ahead source pages are swap entries with a swap-cache folio (mincore) before the move",
+			cached, willneed);
+		goto out;
+	}
 	if (!pm_count(a, LEN, &before)) {
 		tc_fail(&t, "pagemap: %s", strerror(errno));
 		goto out;
 	}
-	ksft_print_msg("%s: right before the move: %zu present (%zu read back), %zu swap entries (%zu read ahead)\n",
-		       t.name, before.present, touched, before.swapped, willneed);
+	ksft_print_msg("%s: right before the move: %zu present (%zu read back), %zu swap entries (%zu read ahead, %zu of them in the swap cache by mincore)\n",
+		       t.name, before.present, touched, before.swapped, willneed, cached);
 	if (before.present + before.swapped != n) {
 		tc_fail(&t, "source has %zu present + %zu swapped of %zu pages before the move",
 			before.present, before.swapped, n);
@@ -675,6 +719,10 @@ static void test_swap_before_move(void)
 	if (vacated.present || vacated.swapped)
 		tc_fail(&t, "vacated source still has %zu present/%zu swapped pages", vacated.present,
 			vacated.swapped);
+	/* The swap-cache folios moved with their entries, still cached. */
+	if (swap_cached(b, n, 6, &cached_entries) != cached)
+		tc_fail(&t, "destination: %zu of the %zu cached swap entries arrived as cached swap entries",
+			swap_cached(b, n, 6, &cached_entries), cached);
 
 	/* Swap-in at the new address (every page), then the rmap probe. */
 	verify_move_state(&t, "after move (swap-in)", a, b, LEN, SEED + 1, 0, LEN, true);
@@ -815,12 +863,21 @@ out:
 #define CH_LEAK		4	/* parent's writes showed up in the child */
 #define CH_SRC		8	/* vacated source not zero in the child */
 #define CH_SYNC		16	/* pipe trouble */
+#define CH_MIGRATE	32	/* a migrated shared folio is not mapped in the child */
 
 static int fork_child(uint8_t *a, uint8_t *b, int rfd, int wfd)
 {
+	static uint64_t want[LEN / 4096], have[LEN / 4096];
+	size_t n = LEN / g_ps;
 	int rc = 0;
 	char c = 'c';
 
+	/* The parent migrated shared folios: the child maps the new pages too. */
+	if (!rm_read_full(rfd, want, n * sizeof(*want)) || !pm_read(b, n, have))
+		rc |= CH_SYNC;
+	for (size_t i = 0; !(rc & CH_SYNC) && i < n; i += SOFT_OFFLINE_STRIDE)
+		if ((have[i] & PM_PFN_MASK) != (want[i] & PM_PFN_MASK))
+			rc |= CH_MIGRATE;
 	if (rm_check(b, LEN, SEED + 3, 0) != (size_t)-1)
 		rc |= CH_INHERITED;
 	rm_fill(b, LEN, SEED + 5, 0);
@@ -838,6 +895,7 @@ static int fork_child(uint8_t *a, uint8_t *b, int rfd, int wfd)
 static void test_fork_after_move(void)
 {
 	struct tc t = { .name = "fork_after_move" };
+	static uint64_t pfn_before[LEN / 4096], pfn_after[LEN / 4096];
 	int p2c[2] = { -1, -1 }, c2p[2] = { -1, -1 };
 	uint8_t *a = NULL, *b = NULL;
 	int status;
@@ -870,6 +928,18 @@ static void test_fork_after_move(void)
 	p2c[0] = c2p[1] = -1;
 
 	expect_pattern(&t, "parent's view of the moved bytes after fork", b, LEN, SEED + 3, 0);
+	/*
+	 * The rmap probe on the moved folios themselves, while both processes
+	 * map them and before either writes (later probes would see COW
+	 * copies): soft offline migrates a folio only if the rmap finds every
+	 * mapping of it, the child's included.
+	 */
+	if (!pm_read(b, LEN / g_ps, pfn_before) ||
+	    !soft_offline(&t, "moved folios shared with the child", b, LEN / g_ps, pfn_before,
+			  pfn_after))
+		tc_fail(&t, "the moved folios shared after fork could not be migrated");
+	if (!rm_write_full(p2c[1], pfn_after, LEN / g_ps * sizeof(*pfn_after)))
+		tc_fail(&t, "send the new PFNs to the child: %s", strerror(errno));
 	rm_fill(b, LEN, SEED + 4, 0);
 	expect_pattern(&t, "parent's own writes", b, LEN, SEED + 4, 0);
 	if (write(p2c[1], &c, 1) != 1 || read(c2p[0], &c, 1) != 1)
@@ -881,12 +951,14 @@ static void test_fork_after_move(void)
 	if (!WIFEXITED(status))
 		tc_fail(&t, "child did not exit normally (status %#x)", status);
 	else if (WEXITSTATUS(status))
-		tc_fail(&t, "child: %s%s%s%s%s",
+		tc_fail(&t, "child: %s%s%s%s%s%s",
 			WEXITSTATUS(status) & CH_INHERITED ? "did not see the moved bytes; " : "",
 			WEXITSTATUS(status) & CH_OWN ? "own writes did not read back; " : "",
 			WEXITSTATUS(status) & CH_LEAK ? "saw the parent's writes; " : "",
 			WEXITSTATUS(status) & CH_SRC ? "vacated source not zero; " : "",
-			WEXITSTATUS(status) & CH_SYNC ? "pipe sync failed; " : "");
+			WEXITSTATUS(status) & CH_SYNC ? "pipe sync failed; " : "",
+			WEXITSTATUS(status) & CH_MIGRATE ?
+			"does not map the folios the parent's soft offline migrated; " : "");
 	expect_pattern(&t, "parent's bytes after the child wrote and exited", b, LEN, SEED + 4, 0);
 	check_pageout(&t, "parent's destination", b, LEN);
 	expect_pattern(&t, "parent's bytes after swap-in", b, LEN, SEED + 4, 0);
