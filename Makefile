@@ -2,7 +2,7 @@
 #
 # rust_mremap: the two commands of the README, and the pieces behind them.
 #   make run     set up, build kernel + module, boot, load, show a move
-#   make check   set up, build, boot, run the whole selftest suite
+#   make check   set up, build, lint (fails on a finding), boot, run the whole selftest suite
 #   make bench   set up, build, boot, run the benchmark
 #   make fuzz    set up, build, boot, run the fuzzer: SEED=n SECONDS=n
 #                (STRESS=n also runs the stress test for n seconds)
@@ -28,7 +28,7 @@ KSFT_DIR := $(CACHE)/src/tools/testing/selftests
 run: module-oot selftests
 	vm/run.sh run $(CURDIR)/vm/guest-run.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_demo
 
-check: module-oot module-intree module-abuse selftests
+check: lint module-oot module-intree module-abuse selftests
 	vm/run.sh check $(CURDIR)/vm/guest-check.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT) \
 		$(MODDIR)-abuse/rust_mremap_abuse.ko $(KDIR)/drivers/misc/rust_mremap/rust_mremap.ko
 

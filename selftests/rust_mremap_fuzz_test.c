@@ -432,10 +432,18 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "s:t:n:v")) != -1)
 		switch (opt) {
-		case 's': seed = strtoull(optarg, NULL, 0); break;
-		case 't': seconds = atoi(optarg); break;
-		case 'n': maxops = atoi(optarg); break;
-		case 'v': verbose = true; break;
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 't':
+			seconds = atoi(optarg);
+			break;
+		case 'n':
+			maxops = atoi(optarg);
+			break;
+		case 'v':
+			verbose = true;
+			break;
 		}
 	ksft_print_header();
 	ksft_set_plan(1);

@@ -672,9 +672,8 @@ static void print_stats(double secs)
 {
 	struct w_stats *t = &w->st;
 
-#define R(x) (unsigned long)atomic_load(&t->x), atomic_load(&t->x) / secs
 	ksft_print_msg("moves %lu (%.0f/s): ok %lu, dry %lu, part-way %lu, EEXIST %lu, EBUSY %lu, EFAULT %lu, ENOMEM/EAGAIN %lu; through the pidfd %lu\n",
-		       R(moves), (unsigned long)t->ok, (unsigned long)t->dry,
+		       (unsigned long)t->moves, t->moves / secs, (unsigned long)t->ok, (unsigned long)t->dry,
 		       (unsigned long)t->partway, (unsigned long)t->refused_exist,
 		       (unsigned long)t->refused_busy, (unsigned long)t->refused_fault,
 		       (unsigned long)t->refused_nomem, (unsigned long)t->ext_moves);
@@ -683,12 +682,11 @@ static void print_stats(double secs)
 		       (unsigned long)t->huge, (unsigned long)t->pte, (unsigned long)t->relocated,
 		       (unsigned long)t->shared);
 	ksft_print_msg("writes %lu (%.0f/s), zaps %lu (%.0f/s), page-outs %lu (%.0f/s), mprotects %lu (%.0f/s)\n",
-		       R(writes), R(zaps), R(pageouts), R(mprotects));
+		       (unsigned long)t->writes, t->writes / secs, (unsigned long)t->zaps, t->zaps / secs, (unsigned long)t->pageouts, t->pageouts / secs, (unsigned long)t->mprotects, t->mprotects / secs);
 	ksft_print_msg("pin races %lu (%.1f/s, %lu pinned), forks %lu (%.1f/s), collapses %lu (%.1f/s), soft offlines %lu (%.1f/s), compactions %lu, UFFDIO_MOVEs %lu (%.0f/s), fresh regions %lu, claim misses %lu\n",
-		       R(pin_races), (unsigned long)t->pins, R(forks), R(collapses), R(offlines),
-		       (unsigned long)t->compactions, R(uffd_moves), (unsigned long)t->recycles,
+		       (unsigned long)t->pin_races, t->pin_races / secs, (unsigned long)t->pins, (unsigned long)t->forks, t->forks / secs, (unsigned long)t->collapses, t->collapses / secs, (unsigned long)t->offlines, t->offlines / secs,
+		       (unsigned long)t->compactions, (unsigned long)t->uffd_moves, t->uffd_moves / secs, (unsigned long)t->recycles,
 		       (unsigned long)t->claim_misses);
-#undef R
 }
 
 int main(int argc, char **argv)
