@@ -1513,6 +1513,9 @@ static enum res t_uffd_dst(int fd)
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT		21
 #endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE		25
+#endif
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL	102
 #endif
@@ -1790,6 +1793,119 @@ static enum res t_unpriv_same_uid(int fd)
 	return R_PASS;
 }
 
+/* ------------------------------------------- EBUSY: the other listed causes */
+
+/*
+ * Swapped out, then forked: fork makes the parent's swap entries
+ * non-exclusive (the child holds them too).  Relocating, such an entry
+ * cannot take the destination's rmap (EBUSY); sharing, it moves.
+ */
+static enum res swap_shared_test(int fd, bool relocate)
+{
+	uint64_t e = 0;
+	struct pair pr;
+	int go[2];
+	pid_t pid;
+	bool ok = true;
+	char c = 0;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	for (int i = 0; i < 20; i++) {
+		madvise(pr.src, pr.slen, MADV_PAGEOUT);
+		if (rm_pagemap(pr.src + pr.slen - ps, 1, &e) && (e & RM_PM_SWAP))
+			break;
+	}
+	if (!(e & RM_PM_SWAP) || pipe2(go, O_CLOEXEC)) {
+		ksft_print_msg("src's last page is not swapped out (pagemap %#llx)\n",
+			       (unsigned long long)e);
+		pair_unmap(&pr);
+		return R_FAIL;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		_exit(read(go[0], &c, 1) < 0);
+	}
+	close(go[0]);
+	if (relocate)
+		ok = expect_errno("src swap entries shared with a child, relocating", fd, SELF,
+				  RUST_MREMAP_RELOCATE, pr.src, pr.dst, small, EBUSY) &&
+		     pair_intact(&pr);
+	else
+		ok = pair_moves_shared("src swap entries shared with a child", fd, &pr);
+	close(go[1]);
+	CHECK(pid > 0 && wait_status(pid) == 0, "the child did not exit cleanly\n");
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+static enum res t_swap_shared(int fd)
+{
+	return swap_shared_test(fd, true);
+}
+
+static enum res t_swap_shared_moves(int fd)
+{
+	return swap_shared_test(fd, false);
+}
+
+/* A guard marker in the source: relocating, a marker cannot move (EBUSY). */
+static enum res t_marker_src(int fd)
+{
+	struct pair pr;
+	bool ok = true;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	CHECK(!madvise(pr.src + 3 * ps, ps, MADV_GUARD_INSTALL), "MADV_GUARD_INSTALL: %s\n",
+	      strerror(errno));
+	if (ok)
+		ok = expect_errno("a guard marker in src, relocating", fd, SELF, RUST_MREMAP_RELOCATE,
+				  pr.src, pr.dst, small, EBUSY);
+	/* Everything but the guarded page still holds its pattern; dst is empty. */
+	ok &= chk_pat("src below the marker", pr.src, 3 * ps, pr.seed, 0);
+	ok &= chk_pat("src above the marker", pr.src + 4 * ps, pr.slen - 4 * ps, pr.seed, 4 * ps);
+	ok &= chk_zero("dst", pr.dst, pr.dlen);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
+ * Half of a THP whose other half is pinned: relocating, the THP must be
+ * split first and a pinned folio cannot be (EBUSY); nothing moves.
+ */
+static enum res t_thp_unsplittable(int fd)
+{
+	struct io_uring_params p = { 0 };
+	struct iovec iov;
+	struct pair pr;
+	bool ok = true;
+	int ring;
+
+	if (!pair_map(&pr, RM_PMD, RM_PMD, RM_PMD))
+		return R_FAIL;
+	/* The filled source becomes one THP. */
+	CHECK(!madvise(pr.src, RM_PMD, MADV_HUGEPAGE) && !madvise(pr.src, RM_PMD, MADV_COLLAPSE),
+	      "MADV_HUGEPAGE/MADV_COLLAPSE of src: %s\n", strerror(errno));
+	CHECK(rm_anon_huge_kb(pr.src) >= 2048, "src is not one THP (AnonHugePages %ld kB)\n",
+	      rm_anon_huge_kb(pr.src));
+	ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+	iov.iov_base = pr.src + RM_PMD - ps;
+	iov.iov_len = ps;
+	CHECK(ring >= 0 && !syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1),
+	      "io_uring pin of the THP's last page: %s\n", strerror(errno));
+	if (ok)
+		ok = expect_errno("first half of a pinned THP, relocating", fd, SELF,
+				  RUST_MREMAP_RELOCATE, pr.src, pr.dst, RM_PMD / 2, EBUSY);
+	if (ring >= 0)
+		close(ring);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct {
@@ -1843,6 +1959,10 @@ static const struct {
 	{ "unprivileged_same_uid_target_moves",	t_unpriv_same_uid },
 	{ "relocate_fork_cow_shared_EBUSY",	t_cow_shared },
 	{ "share_fork_cow_shared_moves",	t_cow_shared_moves },
+	{ "relocate_swap_entry_shared_EBUSY",	t_swap_shared },
+	{ "share_swap_entry_shared_moves",	t_swap_shared_moves },
+	{ "relocate_guard_marker_src_EBUSY",	t_marker_src },
+	{ "relocate_pinned_thp_half_EBUSY",	t_thp_unsplittable },
 	{ "ksm_merged_EBUSY",			t_ksm },
 	{ "relocate_io_uring_pinned_EBUSY",	t_pinned },
 	{ "share_io_uring_pinned_moves",	t_pinned_moves },
