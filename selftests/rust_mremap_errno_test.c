@@ -16,6 +16,7 @@
 #include "rust_mremap_lib.h"
 
 #include <grp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1906,6 +1907,106 @@ static enum res t_thp_unsplittable(int fd)
 	return ok ? R_PASS : R_FAIL;
 }
 
+/*
+ * A pin that appears during the move: a relocating move of 64 MiB (32
+ * tables) while another thread registers the last source page as an
+ * io_uring buffer after a delay.  GUP-fast needs no mmap lock, so the pin
+ * lands while the move runs; the table holding that page is checked for
+ * pins when its turn comes and the move stops there: EBUSY, part-way,
+ * with exactly the tables before it at the destination.  The delay is
+ * swept until a pin lands mid-move; every trial's result must be exact.
+ */
+#define PD_LEN	RM_MB(64)
+
+static struct {
+	uint8_t *page;
+	long delay_us;
+	int ring;
+	volatile int go, done, registered;
+} pd;
+
+static void *pd_pinner(void *arg)
+{
+	struct iovec iov = { pd.page, 4096 };
+
+	(void)arg;
+	while (!pd.go)
+		;
+	usleep(pd.delay_us);
+	pd.registered = !syscall(__NR_io_uring_register, pd.ring, IORING_REGISTER_BUFFERS, &iov, 1);
+	pd.done = 1;
+	return NULL;
+}
+
+static enum res t_pin_during_move(int fd)
+{
+	struct io_uring_params p = { 0 };
+	bool ok = true, partway = false;
+	long delay = 100000, move_us = 0;
+
+	pd.ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+	if (pd.ring < 0) {
+		ksft_print_msg("io_uring_setup: %s\n", strerror(errno));
+		return R_FAIL;
+	}
+	for (int trial = 0; trial < 12 && ok && !partway; trial++) {
+		struct rust_mremap_move m;
+		struct timespec t0, t1;
+		struct pair pr;
+		pthread_t th;
+		size_t moved;
+		int ret;
+
+		if (!pair_map(&pr, PD_LEN, PD_LEN, RM_PMD)) {
+			ok = false;
+			break;
+		}
+		pd.page = pr.src + PD_LEN - ps;
+		pd.delay_us = delay;
+		pd.go = pd.done = pd.registered = 0;
+		pthread_create(&th, NULL, pd_pinner, NULL);
+		pd.go = 1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ret = rm_move(fd, SELF, RUST_MREMAP_RELOCATE, pr.src, pr.dst, PD_LEN, &m);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		pthread_join(th, NULL);
+		moved = m.moved;
+		/* The first trial times the move; later ones pin at 1/10, 2/10... of it. */
+		if (!trial)
+			move_us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		delay = move_us * (trial + 1) / 10;
+		ksft_print_msg("pin after %ld us into a %ld us move: %s, moved %zu of %zu KiB, pin %s\n",
+			       pd.delay_us, move_us, ret ? strerror(-ret) : "success", moved >> 10,
+			       PD_LEN >> 10, pd.registered ? "held" : "failed");
+		if (ret == -EBUSY && moved) {
+			/* Stopped at the pinned page's table: the tables before it moved. */
+			partway = true;
+			CHECK(moved >= PD_LEN - RM_PMD && moved < PD_LEN,
+			      "moved %zu, expected the tables before the pinned page's\n", moved);
+			/* The pinned page did not move. */
+			ok &= chk_pat("the pinned source page", pd.page, ps, pr.seed, PD_LEN - ps);
+		} else {
+			CHECK(ret == 0 || ret == -EBUSY, "unexpected result %d\n", ret);
+			CHECK(ret != -EBUSY || moved == 0, "EBUSY, moved %zu\n", moved);
+		}
+		CHECK(moved <= PD_LEN && !(moved % ps), "bogus moved %zu\n", moved);
+		if (ok && moved + ps <= PD_LEN) {
+			ok &= chk_pat("dst [0, moved)", pr.dst, moved, pr.seed, 0);
+			ok &= chk_pat("src [moved, len) but its last page", pr.src + moved,
+				      PD_LEN - moved - ps, pr.seed, moved);
+		} else if (ok && moved == PD_LEN) {
+			/* All moved, the pin came after (it faulted a new page in at src). */
+			ok &= chk_pat("dst", pr.dst, PD_LEN, pr.seed, 0);
+		}
+		if (pd.registered)
+			syscall(__NR_io_uring_register, pd.ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
+		pair_unmap(&pr);
+	}
+	close(pd.ring);
+	CHECK(partway, "no pin landed during the move in 12 trials\n");
+	return ok ? R_PASS : R_FAIL;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct {
@@ -1963,6 +2064,7 @@ static const struct {
 	{ "share_swap_entry_shared_moves",	t_swap_shared_moves },
 	{ "relocate_guard_marker_src_EBUSY",	t_marker_src },
 	{ "relocate_pinned_thp_half_EBUSY",	t_thp_unsplittable },
+	{ "relocate_pin_during_move_EBUSY_partway", t_pin_during_move },
 	{ "ksm_merged_EBUSY",			t_ksm },
 	{ "relocate_io_uring_pinned_EBUSY",	t_pinned },
 	{ "share_io_uring_pinned_moves",	t_pinned_moves },
