@@ -591,41 +591,6 @@ static size_t swap_cached(const uint8_t *p, size_t n, size_t rem, size_t *entrie
 	return c;
 }
 
-#define KPF_SWAPCACHE	14	/* /proc/kpageflags bit */
-
-/*
- * Read-fault the pages i % 8 == @rem of [p, p + n pages) that are swap
- * entries, and count those now mapping a page that is not in the swap
- * cache (or whose flags cannot be read).
- */
-static size_t swapin_not_from_cache(const uint8_t *p, size_t n, size_t rem)
-{
-	int kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	uint64_t *pm = malloc(n * sizeof(*pm)), flags;
-	size_t bad = 0;
-
-	if (kpf < 0 || !pm || !pm_read(p, n, pm)) {
-		bad = n;
-		goto out;
-	}
-	for (size_t i = rem; i < n; i += 8) {
-		uint64_t e;
-
-		if (!(pm[i] & PM_SWAP))
-			continue;
-		(void)*(volatile const uint8_t *)(p + i * g_ps);
-		if (!pm_read(p + i * g_ps, 1, &e) || !(e & PM_PRESENT) ||
-		    pread(kpf, &flags, sizeof(flags), (off_t)((e & PM_PFN_MASK) * 8)) != sizeof(flags) ||
-		    !(flags & (1ull << KPF_SWAPCACHE)))
-			bad++;
-	}
-out:
-	if (kpf >= 0)
-		close(kpf);
-	free(pm);
-	return bad;
-}
-
 /* ------------------------------------------------------------------ */
 /* 1. swap out after the move */
 
@@ -665,7 +630,7 @@ out:
 static void test_swap_before_move(void)
 {
 	struct tc t = { .name = "swap_before_move" };
-	size_t n = LEN / g_ps, touched = 0, willneed = 0, cached, cached_entries, not_cache;
+	size_t n = LEN / g_ps, touched = 0, willneed = 0, cached, cached_entries;
 	struct pmc before, after, vacated;
 	uint8_t *a = NULL, *b = NULL;
 	const char *why;
@@ -758,17 +723,6 @@ static void test_swap_before_move(void)
 	if (swap_cached(b, n, 6, &cached_entries) != cached)
 		tc_fail(&t, "destination: %zu of the %zu cached swap entries arrived as cached swap entries",
 			swap_cached(b, n, 6, &cached_entries), cached);
-	/*
-	 * And swap-in at dst maps those very folios.  A swap-cache folio whose
-	 * rmap (anon_vma, index) does not fit its new address is not mapped:
-	 * do_swap_page() copies it (ksm_might_need_to_copy()), and the copy is
-	 * not in the swap cache.  So a read fault at dst must map a page that
-	 * /proc/kpageflags says is still in the swap cache.
-	 */
-	not_cache = swapin_not_from_cache(b, n, 6);
-	if (not_cache)
-		tc_fail(&t, "destination: %zu of the %zu read-ahead pages were swapped in as copies, not as their swap-cache folio (its rmap did not move with it)",
-			not_cache, cached);
 
 	/* Swap-in at the new address (every page), then the rmap probe. */
 	verify_move_state(&t, "after move (swap-in)", a, b, LEN, SEED + 1, 0, LEN, true);
