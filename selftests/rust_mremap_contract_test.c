@@ -32,23 +32,11 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
 #ifndef __NR_map_shadow_stack
 #define __NR_map_shadow_stack	453
 #endif
-#ifndef __NR_mseal
-#define __NR_mseal		462
-#endif
 #ifndef MAP_DROPPABLE
 #define MAP_DROPPABLE		0x08
-#endif
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ	22
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT		21
 #endif
 #ifndef SHADOW_STACK_SET_TOKEN
 #define SHADOW_STACK_SET_TOKEN	(1ULL << 0)

@@ -30,9 +30,6 @@
 #include <linux/io_uring.h>
 #include <linux/userfaultfd.h>
 
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
 #ifndef __NR_io_uring_setup
 #define __NR_io_uring_setup	425
 #endif
@@ -1511,16 +1508,6 @@ static enum res t_uffd_dst(int fd)
 
 /* --------------------------------------- EEXIST: every kind of dst entry */
 
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT		21
-#endif
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE		25
-#endif
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL	102
-#endif
-
 enum dst_entry { E_ZERO_PAGE, E_SWAP, E_MARKER, E_THP };
 
 /*
@@ -1607,10 +1594,6 @@ static enum res t_eexist_thp(int fd)
 }
 
 /* ------------------------------- the order of the checks: two errors at once */
-
-#ifndef __NR_mseal
-#define __NR_mseal		462
-#endif
 
 /* src in a hole, dst populated: the src range check comes first (EFAULT). */
 static enum res t_order_hole_before_eexist(int fd)

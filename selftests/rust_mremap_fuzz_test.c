@@ -25,13 +25,6 @@
 
 #include "rust_mremap_world.h"
 
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-
 enum op_kind { O_MOVE, O_WRITE, O_READ, O_ZAP, O_PAGEOUT, O_PROTECT, O_FORK, O_REAP,
 	       O_PIN, O_UNPIN, O_COLLAPSE, O_FRESH, O_NR };
 static const char *const op_name[O_NR] = {

@@ -746,9 +746,6 @@ out:
  */
 
 #define COMPACT_PATH	"/proc/sys/vm/compact_memory"
-#ifndef MADV_SOFT_OFFLINE
-#define MADV_SOFT_OFFLINE 101
-#endif
 #define SOFT_OFFLINE_STRIDE 64	/* pages: 16 of a 4 MiB region per move */
 
 /* Soft-offline every SOFT_OFFLINE_STRIDE-th page of @p; all must migrate. */
