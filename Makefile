@@ -2,7 +2,10 @@
 #
 # rust_mremap: the two commands of the README, and the pieces behind them.
 #   make run     set up, build kernel + module, boot, load, show a move
-#   make check   set up, build, lint (fails on a finding), boot, run the whole selftest suite
+#   make check   set up, build, lint (fails on a finding), check the posted series
+#                round-trips to the tree we build, boot, run the whole selftest
+#                suite through kselftest's runner
+#   make series  write the series as it would be posted (SERIES_DIR=...)
 #   make bench   set up, build, boot, run the benchmark
 #   make fuzz    set up, build, boot, run the fuzzer: SEED=n SECONDS=n
 #                (STRESS=n also runs the stress test for n seconds)
@@ -22,14 +25,19 @@ KDIR ?= $(CACHE)/build$(flavour_sfx)
 export KDIR
 MODDIR = $(CACHE)/module$(flavour_sfx)
 export RUST_MREMAP_MODDIR = $(MODDIR)
-SELFTESTS_OUT := $(CACHE)/selftests
+# The selftests build as kselftest's TARGETS=rust_mremap in the cached tree
+# (scripts/intree.sh copies them there), against that flavour's UAPI
+# headers, and install with run_kselftest.sh, which the guest runs.
 KSFT_DIR := $(CACHE)/src/tools/testing/selftests
+KSFT_INSTALL := $(KDIR)/kselftest/kselftest_install
+SELFTESTS_OUT := $(KSFT_INSTALL)/rust_mremap
 
 run: module-oot selftests
 	vm/run.sh run $(CURDIR)/vm/guest-run.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_demo
 
 check: lint module-oot module-intree module-abuse selftests
-	vm/run.sh check $(CURDIR)/vm/guest-check.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT) \
+	scripts/series.sh --check
+	vm/run.sh check $(CURDIR)/vm/guest-check.sh $(MODDIR)/rust_mremap.ko $(KSFT_INSTALL) \
 		$(MODDIR)-abuse/rust_mremap_abuse.ko $(KDIR)/drivers/misc/rust_mremap/rust_mremap.ko
 
 bench: module-oot selftests
@@ -61,13 +69,20 @@ module-abuse: kernel
 	@scripts/build-module.sh --abuse >/dev/null
 
 selftests: kernel
-	@$(MAKE) -s -C selftests KSFT_DIR=$(KSFT_DIR) OUT=$(SELFTESTS_OUT)
+	@scripts/intree.sh selftests $(CACHE)/src
+	@$(MAKE) -s -C $(KSFT_DIR) TARGETS=rust_mremap O=$(KDIR) \
+		RUST_MREMAP_REQUIRE_I386=1 install >/dev/null
+
+# The posting: kernel patches, the driver and the selftests as patches for
+# a pristine tree, with the cover letter (SERIES_DIR, default $(CACHE)/series).
+series: kernel
+	@scripts/series.sh $(SERIES_DIR)
 
 # Kernel-style checks of the Rust code and the patch series.
 lint: kernel
 	scripts/lint.sh
 
 clean:
-	rm -rf $(CACHE)/module $(CACHE)/module-* $(SELFTESTS_OUT)
+	rm -rf $(CACHE)/module $(CACHE)/module-* $(KDIR)/kselftest
 
-.PHONY: run check bench fuzz setup kernel module-oot module-intree module-abuse selftests lint clean
+.PHONY: run check bench fuzz series setup kernel module-oot module-intree module-abuse selftests lint clean

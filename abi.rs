@@ -1,90 +1,74 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The ioctl ABI, mirrored from `include/uapi/linux/rust_mremap.h`.
+//! The ioctl ABI: `include/uapi/linux/rust_mremap.h`, through the types and
+//! constants bindgen generates from it (the `uapi` crate).
 //!
-//! The C header is the single definition of the ABI.  This file restates it
-//! for Rust and pins the layout with compile-time assertions, so a change to
-//! one side that is not made to the other fails the build; the selftests
-//! cross-check `move_size` at run time through [`RUST_MREMAP_IOC_VERSION`].
+//! Only what bindgen cannot express lives here: the ioctl numbers (`_IOR()`
+//! and `_IOWR()` are function-like macros) and the byte-copy traits, which
+//! cannot be implemented for another crate's types, hence the two
+//! transparent wrappers.  The selftests cross-check `move_size` at run time
+//! through [`RUST_MREMAP_IOC_VERSION`].
 
+use core::{
+    mem::size_of,
+    ops::{Deref, DerefMut},
+};
 use kernel::{
     ioctl::{_IOR, _IOWR},
     transmute::{AsBytes, FromBytes},
+    uapi,
 };
 
-/// `RUST_MREMAP_ABI_VERSION`.
-pub(crate) const ABI_VERSION: u32 = 2;
-
-/// `RUST_MREMAP_NO_REALIGN`: never realign the start down to a PMD boundary.
-pub(crate) const NO_REALIGN: u32 = 1 << 0;
-/// `RUST_MREMAP_DRY_RUN`: validate and count, change nothing.
-pub(crate) const DRY_RUN: u32 = 1 << 1;
-/// `RUST_MREMAP_RELOCATE`: never change the destination VMA's rmap identity.
-pub(crate) const RELOCATE: u32 = 1 << 2;
-/// `RUST_MREMAP_FLAGS_ALL`.
-pub(crate) const FLAGS_ALL: u32 = NO_REALIGN | DRY_RUN | RELOCATE;
-
-/// `RUST_MREMAP_PIDFD_SELF`: the calling process is the target.
-pub(crate) const PIDFD_SELF: i32 = -1;
-
-const IOC_MAGIC: u32 = 0xBB;
+pub(crate) use uapi::{
+    RUST_MREMAP_ABI_VERSION as ABI_VERSION, RUST_MREMAP_DRY_RUN as DRY_RUN,
+    RUST_MREMAP_FLAGS_ALL as FLAGS_ALL, RUST_MREMAP_NO_REALIGN as NO_REALIGN,
+    RUST_MREMAP_PIDFD_SELF as PIDFD_SELF, RUST_MREMAP_RELOCATE as RELOCATE,
+};
 
 /// `struct rust_mremap_version`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct VersionInfo {
-    pub(crate) abi_version: u32,
-    pub(crate) move_size: u32,
-    pub(crate) flags: u64,
-}
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub(crate) struct VersionInfo(uapi::rust_mremap_version);
 
 /// `struct rust_mremap_move`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct MoveArgs {
-    pub(crate) pidfd: i32,
-    pub(crate) flags: u32,
-    pub(crate) src: u64,
-    pub(crate) dst: u64,
-    pub(crate) len: u64,
-    pub(crate) moved: u64,
-    pub(crate) pmd_moves: u64,
-    pub(crate) pte_moves: u64,
-    pub(crate) huge_pmd_moves: u64,
-    pub(crate) pud_moves: u64,
-    pub(crate) folios_relocated: u64,
-    pub(crate) reserved: [u64; 2],
-}
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub(crate) struct MoveArgs(uapi::rust_mremap_move);
 
-// SAFETY: `VersionInfo` is `repr(C)` with only integer fields and no padding
-// (4 + 4 + 8 bytes, asserted below), so every bit pattern is valid and all
-// bytes are initialised.
+// The header lays both structures out without padding (every field is
+// naturally aligned and the sizes add up), which is what makes every byte of
+// them initialised.  Checked here, since `AsBytes` relies on it.
+const _: () = {
+    assert!(size_of::<uapi::rust_mremap_version>() == 4 + 4 + 8);
+    assert!(size_of::<uapi::rust_mremap_move>() == 4 + 4 + 9 * 8 + 2 * 8);
+};
+
+// SAFETY: `VersionInfo` is a transparent wrapper of a `repr(C)` struct of
+// integers (bindgen), so every bit pattern is valid.
 unsafe impl FromBytes for VersionInfo {}
-// SAFETY: As above: no padding, all fields are integers.
+// SAFETY: All fields are integers and the struct has no padding (asserted
+// above), so all its bytes are initialised.
 unsafe impl AsBytes for VersionInfo {}
-// SAFETY: `MoveArgs` is `repr(C)`, made of integers only, with no padding
-// (asserted below), so every bit pattern is valid and all bytes are
-// initialised.
+// SAFETY: As for `VersionInfo`: integers only, every bit pattern is valid.
 unsafe impl FromBytes for MoveArgs {}
-// SAFETY: As above: no padding, all fields are integers.
+// SAFETY: As for `VersionInfo`: integers only, no padding (asserted above).
 unsafe impl AsBytes for MoveArgs {}
 
-const _: () = {
-    use core::mem::{offset_of, size_of};
-    assert!(size_of::<VersionInfo>() == 16);
-    assert!(size_of::<MoveArgs>() == 96);
-    assert!(offset_of!(MoveArgs, flags) == 4);
-    assert!(offset_of!(MoveArgs, src) == 8);
-    assert!(offset_of!(MoveArgs, dst) == 16);
-    assert!(offset_of!(MoveArgs, len) == 24);
-    assert!(offset_of!(MoveArgs, moved) == 32);
-    assert!(offset_of!(MoveArgs, pmd_moves) == 40);
-    assert!(offset_of!(MoveArgs, pte_moves) == 48);
-    assert!(offset_of!(MoveArgs, huge_pmd_moves) == 56);
-    assert!(offset_of!(MoveArgs, pud_moves) == 64);
-    assert!(offset_of!(MoveArgs, folios_relocated) == 72);
-    assert!(offset_of!(MoveArgs, reserved) == 80);
-};
+impl Deref for MoveArgs {
+    type Target = uapi::rust_mremap_move;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for MoveArgs {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+const IOC_MAGIC: u32 = uapi::RUST_MREMAP_IOC_MAGIC;
 
 /// `RUST_MREMAP_IOC_VERSION`.
 pub(crate) const RUST_MREMAP_IOC_VERSION: u32 = _IOR::<VersionInfo>(IOC_MAGIC, 0x00);
@@ -94,10 +78,11 @@ pub(crate) const RUST_MREMAP_IOC_MOVE: u32 = _IOWR::<MoveArgs>(IOC_MAGIC, 0x01);
 impl VersionInfo {
     /// What this module reports to `RUST_MREMAP_IOC_VERSION`.
     pub(crate) fn current() -> Self {
-        Self {
+        Self(uapi::rust_mremap_version {
             abi_version: ABI_VERSION,
-            move_size: core::mem::size_of::<MoveArgs>() as u32,
+            // The struct is 96 bytes (asserted above): no truncation.
+            move_size: size_of::<MoveArgs>() as u32,
             flags: u64::from(FLAGS_ALL),
-        }
+        })
     }
 }

@@ -13,11 +13,11 @@
 //! 1. [`check_args`] (`EINVAL`), [`target_mm`] (`EBADF`, `ESRCH`, `EPERM`), then, under the lock,
 //!    [`validate`]: the VMAs (`EFAULT`, `EPERM` for sealed, `EOPNOTSUPP`, `EINVAL`), checked and
 //!    write-locked as a `kernel::mm::pgtable::MovePair`; then the rmap mode is chosen.
-//! 2. [`MoveControl::plan`]: walk the range as the move will, without changing anything, to find a
-//!    populated destination (`EEXIST`) or an entry that cannot move (`EBUSY`) before anything moves,
-//!    and to count what the move will do (`RUST_MREMAP_DRY_RUN` stops here). A sharing move, which
-//!    moves every entry, only checks the destination. Then, if need be, the destination adopts the
-//!    source's rmap identity.
+//! 2. [`MoveControl::plan`]: walk the range as the move will, without changing anything, to find
+//!    a populated destination (`EEXIST`) or an entry that cannot move (`EBUSY`) before anything
+//!    moves, and to count what the move will do (`RUST_MREMAP_DRY_RUN` stops here). A sharing
+//!    move, which moves every entry, only checks the destination. Then, if need be, the
+//!    destination adopts the source's rmap identity.
 //! 3. [`MoveControl::execute`]: the walk itself. Races the plan cannot see (a pin taken by GUP-fast
 //!    meanwhile) and a fatal signal stop it part-way, and `moved` then says exactly how far it got.
 //!
@@ -150,8 +150,8 @@ fn target_mm(pidfd: i32) -> Result<ARef<MmWithUser>> {
 }
 
 /// Looks up the VMAs of the two ranges, checks that memory may move between them and write-locks
-/// them: for `src`, then for `dst`, each range inside one VMA (`EFAULT`) that is not sealed (`EPERM`)
-/// and is private anonymous memory (`EOPNOTSUPP`); then the two agree (`EINVAL`).
+/// them: for `src`, then for `dst`, each range inside one VMA (`EFAULT`) that is not sealed
+/// (`EPERM`) and is private anonymous memory (`EOPNOTSUPP`); then the two agree (`EINVAL`).
 fn validate<'a>(
     guard: &'a MmapWriteGuard<'a>,
     src: usize,
@@ -720,8 +720,8 @@ fn decide_pud(src: PmdKind, dst_none: bool) -> Option<PudAction> {
 
 /// Decides what the walk does with an extent whose source PMD entry holds `src`: `whole` if the
 /// extent may move as a whole PMD on both sides ([`MoveControl::is_whole`]), `dst_none` if the
-/// destination slot is (or, for the plan, will be) empty, `table_ok` unless the source table cannot move whole (a relocating move
-/// cannot take a large folio or a migration entry along).
+/// destination slot is (or, for the plan, will be) empty, `table_ok` unless the source table
+/// cannot move whole (a relocating move cannot take a large folio or a migration entry along).
 fn decide(src: PmdKind, whole: bool, dst_none: bool, table_ok: bool) -> Action {
     match src {
         PmdKind::None => Action::Nothing,

@@ -12,13 +12,15 @@
 #   src/            the unpacked source, a git repo whose first commit is
 #                   pristine, with the series applied (src.key says which)
 #   build/          the O= object tree of "check" (build-NAME/ of NAME),
-#                   kept across patch changes: incremental
+#                   kept across patch changes: incremental; its usr/include
+#                   holds the UAPI headers the selftests compile against
 #   stamp           the key of the last *successful* build (stamp-NAME)
 # The key covers every input: source package version, patches, fragments,
-# the module's Kconfig, this script, and the toolchain versions.  A series
-# that changed is re-applied on a pristine tree (git checkout updates
-# mtimes, so make rebuilds exactly what changed); the stamp is written only
-# after a build succeeds, so a stale kernel is never served.
+# the module's Kconfig and UAPI header, scripts/intree.sh, this script, and
+# the toolchain versions.  A series that changed is re-applied on a
+# pristine tree (git checkout updates mtimes, so make rebuilds exactly what
+# changed); the stamp is written only after a build succeeds, so a stale
+# kernel is never served.
 #
 # Prints the path of the build tree on stdout.
 set -euo pipefail
@@ -51,6 +53,8 @@ src_key=$( {
 	cat "$repo/kernel/patches/series"
 	for p in "${patches[@]}"; do sha256sum < "$repo/kernel/patches/$p"; done
 	sha256sum < "$repo/Kconfig"
+	sha256sum < "$repo/include/uapi/linux/rust_mremap.h"
+	sha256sum < "$here/intree.sh"
 	sha256sum < "$0"
 } | sha256sum | cut -d' ' -f1)
 # What the kernel of this flavour is built from.
@@ -98,13 +102,12 @@ if [ "$(cat "$cache/src.key" 2>/dev/null)" != "$src_key" ]; then
 			say "patch $p does not apply"; git_q am --abort; exit 1; }
 	done
 
-	# 3. The in-tree home of the module: drivers/misc/rust_mremap, with
-	#    its Kconfig entry.  The sources are synced by build-module.sh.
-	mkdir -p "$src/drivers/misc/rust_mremap"
-	cp "$repo/Kconfig" "$src/drivers/misc/rust_mremap/Kconfig"
-	echo 'source "drivers/misc/rust_mremap/Kconfig"' >> "$src/drivers/misc/Kconfig"
-	echo 'obj-$(CONFIG_RUST_MREMAP) += rust_mremap/' >> "$src/drivers/misc/Makefile"
-	touch "$src/drivers/misc/rust_mremap/Kbuild"
+	# 3. What the posted series adds beyond kernel/patches: the UAPI header
+	#    (bindgen makes the module's ABI types from it), the driver's home
+	#    drivers/misc/rust_mremap with its Kconfig entry, and the
+	#    selftests' home.  scripts/intree.sh is shared with 'make series'.
+	"$here/intree.sh" driver "$src"
+	"$here/intree.sh" selftests "$src"
 	echo "$src_key" > "$cache/src.key"
 fi
 
@@ -139,7 +142,7 @@ done
 # 5. Build.
 say "building (log: $log)"
 start=$(date +%s)
-if ! "${make_k[@]}" -j"$(nproc)" bzImage modules > "$log" 2>&1; then
+if ! "${make_k[@]}" -j"$(nproc)" bzImage modules headers > "$log" 2>&1; then
 	tail -n 40 "$log" >&2
 	say "kernel build failed"
 	exit 1

@@ -18,15 +18,9 @@ make_k=(make -s -C "$build" LLVM="-$LLVM_VERSION")
 
 if [ "${1:-}" = --in-tree ]; then
 	src=$cache/src
-	dir=$src/drivers/misc/rust_mremap
 	grep -q '^CONFIG_RUST_MREMAP=m' "$build/.config" || {
 		echo "build-module: CONFIG_RUST_MREMAP=m missing from the kernel config" >&2; exit 1; }
-	mkdir -p "$dir"
-	# Copy only what changed, so make sees the true mtimes.
-	for f in Kbuild Kconfig "$repo"/*.rs; do
-		f=$(basename "$f")
-		cmp -s "$repo/$f" "$dir/$f" || cp "$repo/$f" "$dir/$f"
-	done
+	"$here/intree.sh" driver "$src"
 	"${make_k[@]}" -j"$(nproc)" modules >&2
 	echo "$build/drivers/misc/rust_mremap/rust_mremap.ko"
 elif [ "${1:-}" = --abuse ]; then

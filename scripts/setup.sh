@@ -34,7 +34,8 @@ fi
 
 apt_base=(flex bison bc cpio libelf-dev libssl-dev kmod busybox-static
 	  "clang-$LLVM_VERSION" "lld-$LLVM_VERSION" "llvm-$LLVM_VERSION"
-	  "libclang-$LLVM_VERSION-dev" python3-pip xz-utils make gcc rsync)
+	  "libclang-$LLVM_VERSION-dev" python3-pip xz-utils make gcc rsync
+	  gcc-multilib)
 missing=()
 for p in "${apt_base[@]}"; do
 	installed "$p" || missing+=("$p")

@@ -167,7 +167,8 @@ static bool check_samples(const char *what, const uint8_t *p, size_t len, unsign
 
 			if (zero) {
 				if (!rm_all_zero(pg, g_ps)) {
-					fprintf(stderr, "%s: page at offset %#zx does not read zero\n",
+					fprintf(stderr,
+						"%s: page at offset %#zx does not read zero\n",
 						what, pages[i]);
 					return false;
 				}
@@ -175,7 +176,8 @@ static bool check_samples(const char *what, const uint8_t *p, size_t len, unsign
 			}
 			bad = rm_check(pg, g_ps, seed, pages[i]);
 			if (bad != (size_t)-1) {
-				fprintf(stderr, "%s: byte at offset %#zx is 0x%02x, expected 0x%02x\n",
+				fprintf(stderr,
+					"%s: byte at offset %#zx is 0x%02x, expected 0x%02x\n",
 					what, pages[i] + bad, pg[bad],
 					rm_pattern_byte(seed, pages[i] + bad));
 				return false;
@@ -213,13 +215,14 @@ static void uffd_probe(void)
 	int fd = uffd_new(0, &features);
 
 	if (fd < 0) {
-		snprintf(g_uffd_why, sizeof(g_uffd_why), "userfaultfd(UFFD_USER_MODE_ONLY)/UFFDIO_API: %s",
-			 strerror(errno));
+		snprintf(g_uffd_why, sizeof(g_uffd_why),
+			 "userfaultfd(UFFD_USER_MODE_ONLY)/UFFDIO_API: %s", strerror(errno));
 		return;
 	}
 	close(fd);
 	if (!(features & UFFD_FEATURE_MOVE)) {
-		snprintf(g_uffd_why, sizeof(g_uffd_why), "the kernel does not report UFFD_FEATURE_MOVE");
+		snprintf(g_uffd_why, sizeof(g_uffd_why),
+			 "the kernel does not report UFFD_FEATURE_MOVE");
 		return;
 	}
 	g_uffd = true;
@@ -472,7 +475,8 @@ static void print_kernel(void)
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [-r repetitions (1..%d, default 5)] [-s MiB for rows a-c (even, 2..%d, default 1024)]\n",
+	fprintf(stderr,
+		"usage: %s [-r repetitions (1..%d, default 5)] [-s MiB for rows a-c (even, 2..%d, default 1024)]\n",
 		argv0, MAX_REPS, MAX_SIZE_MB);
 	exit(2);
 }
@@ -578,7 +582,8 @@ int main(int argc, char **argv)
 
 	printf("\n# placement: src/dst start offsets within a 2M (PMD) or 1G (PUD) boundary\n");
 	printf("# ratios: other's time / ioctl's time (above 1: the ioctl is faster)\n");
-	printf("# ioctl counters (last repetition): pmd = pmd_moves, pud = pud_moves, pte = pte_moves, huge = huge_pmd_moves, reloc = folios_relocated\n");
+	printf(
+	"# ioctl counters (last repetition): pmd = pmd_moves, pud = pud_moves, pte = pte_moves, huge = huge_pmd_moves, reloc = folios_relocated\n");
 	printf("%-36s %6s %-11s %12s %12s %12s %12s %10s %6s %4s %8s %5s %8s\n", "scenario",
 	       "size", "placement", "ioctl_us", "mremap_us", "uffdmove_us", "mremap/ioctl",
 	       "uffd/ioctl", "pmd", "pud", "pte", "huge", "reloc");
@@ -601,7 +606,8 @@ int main(int argc, char **argv)
 			snprintf(uf, sizeof(uf), "%.1f", w->med[M_UFFD]);
 			snprintf(ufr, sizeof(ufr), "%.2f", w->med[M_UFFD] / w->med[M_IOCTL]);
 		}
-		printf("%-36s %6s %-11s %12.1f %12.1f %12s %12.2f %10s %6llu %4llu %8llu %5llu %8llu\n",
+		printf(
+		       "%-36s %6s %-11s %12.1f %12.1f %12s %12.2f %10s %6llu %4llu %8llu %5llu %8llu\n",
 		       s->name, sz, pl, w->med[M_IOCTL], w->med[M_MREMAP], uf,
 		       w->med[M_MREMAP] / w->med[M_IOCTL], ufr,
 		       (unsigned long long)w->ctr.pmd_moves, (unsigned long long)w->ctr.pud_moves,
@@ -610,7 +616,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)w->ctr.folios_relocated);
 	}
 
-	printf("\n# scaling: 4K pages, placement 1G:+2M/+4M, fresh dst (share path), ioctl vs mremap()\n");
+	printf("\n# scaling: 4K pages at 1G:+2M/+4M, fresh dst (share path), ioctl vs mremap()\n");
 	printf("%8s %12s %12s %14s %14s %12s\n", "size_MiB", "ioctl_us", "mremap_us",
 	       "ioctl_us/GiB", "mremap_us/GiB", "mremap/ioctl");
 	for (size_t i = 0; i < nscale; i++) {

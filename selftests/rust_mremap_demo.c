@@ -19,7 +19,8 @@
 
 static void print_move(const char *what, const struct rust_mremap_move *m)
 {
-	printf("demo: %-9s moved %llu bytes: pmd_moves=%llu pte_moves=%llu huge_pmd_moves=%llu pud_moves=%llu folios_relocated=%llu\n",
+	printf(
+	       "demo: %-9s moved %llu bytes: pmd_moves=%llu pte_moves=%llu huge_pmd_moves=%llu pud_moves=%llu folios_relocated=%llu\n",
 	       what, (unsigned long long)m->moved, (unsigned long long)m->pmd_moves,
 	       (unsigned long long)m->pte_moves, (unsigned long long)m->huge_pmd_moves,
 	       (unsigned long long)m->pud_moves, (unsigned long long)m->folios_relocated);
@@ -63,7 +64,8 @@ int main(void)
 	}
 	printf("demo: %s answers: ABI %u, struct rust_mremap_move %u bytes, flags 0x%llx\n",
 	       RM_DEV, v.abi_version, v.move_size, (unsigned long long)v.flags);
-	if (v.abi_version != RUST_MREMAP_ABI_VERSION || v.move_size != sizeof(struct rust_mremap_move)) {
+	if (v.abi_version != RUST_MREMAP_ABI_VERSION ||
+	    v.move_size != sizeof(struct rust_mremap_move)) {
 		printf("demo: ABI mismatch with include/uapi/linux/rust_mremap.h\n");
 		return 1;
 	}
@@ -103,7 +105,8 @@ int main(void)
 	ret = rm_move(fd, pidfd, 0, src, dst, LEN, &m);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (ret) {
-		printf("demo: move: %s (moved %llu)\n", strerror(-ret), (unsigned long long)m.moved);
+		printf("demo: move: %s (moved %llu)\n", strerror(-ret),
+		       (unsigned long long)m.moved);
 		return 1;
 	}
 	print_move("move:", &m);
@@ -116,7 +119,7 @@ int main(void)
 		printf("demo: the target found its memory wrong (status 0x%x)\n", status);
 		return 1;
 	}
-	printf("demo: the target read every byte back at the destination; the source reads as zero\n");
+	printf("demo: the target read every byte back at the destination, zeros at the source\n");
 	if (m.moved != LEN || m.pmd_moves != 3 || m.pte_moves != 0) {
 		printf("demo: expected 3 whole page tables moved (realigned), got the above\n");
 		return 1;

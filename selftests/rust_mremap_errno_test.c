@@ -128,7 +128,8 @@ static bool chk_zero(const char *what, const void *p, size_t len)
  * -@want and report moved == 0.  @tmpl->flags is or-ed with DRY_RUN for the
  * first call.
  */
-static bool expect_errno_raw(const char *what, int fd, const struct rust_mremap_move *tmpl, int want)
+static bool expect_errno_raw(const char *what, int fd, const struct rust_mremap_move *tmpl,
+			     int want)
 {
 	static const unsigned int extra[2] = { RUST_MREMAP_DRY_RUN, 0 };
 	bool ok = true;
@@ -137,10 +138,12 @@ static bool expect_errno_raw(const char *what, int fd, const struct rust_mremap_
 		struct rust_mremap_move m = *tmpl;
 		int ret;
 
+		rm_poison_out(&m);
 		m.flags |= extra[i];
 		ret = xioctl(fd, RUST_MREMAP_IOC_MOVE, &m);
 		CHECK(ret == -want, "%s%s: returned %d (%s), expected -%d (%s)\n", what,
-		      i ? "" : " [dry run]", ret, ret ? strerror(-ret) : "success", want, strerror(want));
+		      i ? "" : " [dry run]", ret, ret ? strerror(-ret) : "success", want,
+		      strerror(want));
 		CHECK(m.moved == 0, "%s%s: moved = %llu, expected 0\n", what, i ? "" : " [dry run]",
 		      (unsigned long long)m.moved);
 	}
@@ -280,9 +283,10 @@ static bool pair_moves_shared(const char *what, int fd, const struct pair *pr)
 	bool ok = true;
 
 	if (ret || m.moved != pr->slen || m.folios_relocated) {
-		ksft_print_msg("%s, sharing path: %s, moved %llu, folios_relocated %llu; expected a move with none relocated\n",
-			       what, ret ? strerror(-ret) : "success", (unsigned long long)m.moved,
-			       (unsigned long long)m.folios_relocated);
+		ksft_print_msg(
+			"%s, sharing path: %s, moved %llu, folios_relocated %llu; expected a move with none relocated\n",
+			what, ret ? strerror(-ret) : "success", (unsigned long long)m.moved,
+			(unsigned long long)m.folios_relocated);
 		ok = false;
 	}
 	ok &= chk_pat("dst", pr->dst, pr->slen, pr->seed, 0);
@@ -585,7 +589,8 @@ static enum res t_bad_struct_ptr(int fd)
 		m->flags = 0;
 		m->src = (uintptr_t)pr.src;
 		ret = xioctl(fd, RUST_MREMAP_IOC_MOVE, m);
-		CHECK(ret == -EFAULT, "MOVE with struct straddling an unmapped page: returned %d (%s), expected -EFAULT\n",
+		CHECK(ret == -EFAULT,
+		      "MOVE with struct straddling an unmapped page: returned %d (%s), expected -EFAULT\n",
 		      ret, ret ? strerror(-ret) : "success");
 		munmap(q, ps);
 	}
@@ -751,8 +756,8 @@ static enum res t_hugetlb_src(int fd)
 		h = mmap(NULL, hps, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	}
 	if (h == MAP_FAILED) {
-		r = skip("mmap(MAP_HUGETLB) failed: %s (no free %zu KiB huge page)", strerror(errno),
-			 hps >> 10);
+		r = skip("mmap(MAP_HUGETLB) failed: %s (no free %zu KiB huge page)",
+			 strerror(errno), hps >> 10);
 		goto out;
 	}
 	rm_fill(h, hps, seed, 0);
@@ -1021,8 +1026,8 @@ static enum res pinned_test(int fd, bool relocate)
 		return skip("IORING_REGISTER_BUFFERS failed: %s", strerror(e));
 	}
 	if (relocate) {
-		ok = expect_errno("last src page pinned by io_uring", fd, SELF, RUST_MREMAP_RELOCATE,
-				  pr.src, pr.dst, pr.slen, EBUSY);
+		ok = expect_errno("last src page pinned by io_uring", fd, SELF,
+				  RUST_MREMAP_RELOCATE, pr.src, pr.dst, pr.slen, EBUSY);
 		ok &= pair_intact(&pr);
 	} else {
 		ok = pair_moves_shared("last src page pinned by io_uring", fd, &pr);
@@ -1119,8 +1124,8 @@ static enum res dead_child_test(int fd, bool reap)
 		CHECK(!waitid(P_PID, pid, &si, WEXITED | WNOWAIT), "waitid: %s\n", strerror(errno));
 	}
 	if (pidfd >= 0) {
-		ok &= expect_errno(reap ? "pidfd of a reaped child" : "pidfd of a zombie", fd, pidfd,
-				   0, pr.src, pr.dst, small, ESRCH);
+		ok &= expect_errno(reap ? "pidfd of a reaped child" : "pidfd of a zombie", fd,
+				   pidfd, 0, pr.src, pr.dst, small, ESRCH);
 		close(pidfd);
 	} else {
 		ok = false;
@@ -1278,7 +1283,8 @@ static enum res t_remote_move(int fd)
 	 * would move whole: both ranges end where their VMAs do), so both the
 	 * PMD and the PTE path move the other process's memory.
 	 */
-	ret = rm_move(fd, pidfd, RUST_MREMAP_DRY_RUN | RUST_MREMAP_NO_REALIGN, r.src, r.dst, len, &m);
+	ret = rm_move(fd, pidfd, RUST_MREMAP_DRY_RUN | RUST_MREMAP_NO_REALIGN, r.src, r.dst, len,
+		      &m);
 	CHECK(ret == 0, "dry run: %s\n", strerror(-ret));
 	ok &= rm_counters_are("dry run", &m, 0, 1, RM_MB(1) / ps, 0);
 	ret = rm_move(fd, pidfd, RUST_MREMAP_NO_REALIGN, r.src, r.dst, len, &m);
@@ -1357,8 +1363,8 @@ static enum res t_eperm(int fd)
 	pid_t a;
 
 	if (geteuid() != 0) {
-		snprintf(unpriv_skip, sizeof(unpriv_skip), "needs root (root victim, uid %d caller)",
-			 NOBODY);
+		snprintf(unpriv_skip, sizeof(unpriv_skip),
+			 "needs root (root victim, uid %d caller)", NOBODY);
 		unpriv_state = UNPRIV_SKIPPED;
 		return skip("%s", unpriv_skip);
 	}
@@ -1548,10 +1554,11 @@ static enum res eexist_test(int fd, enum dst_entry kind)
 		      strerror(errno));
 		break;
 	case E_THP:
-		CHECK(!madvise(pr.dst, RM_PMD, MADV_HUGEPAGE), "MADV_HUGEPAGE: %s\n", strerror(errno));
+		CHECK(!madvise(pr.dst, RM_PMD, MADV_HUGEPAGE), "MADV_HUGEPAGE: %s\n",
+		      strerror(errno));
 		*last = 0x5a;
-		CHECK(rm_anon_huge_kb(pr.dst) >= 2048, "dst is not one THP (AnonHugePages %ld kB)\n",
-		      rm_anon_huge_kb(pr.dst));
+		CHECK(rm_anon_huge_kb(pr.dst) >= 2048,
+		      "dst is not one THP (AnonHugePages %ld kB)\n", rm_anon_huge_kb(pr.dst));
 		break;
 	}
 	if (!ok) {
@@ -1560,7 +1567,8 @@ static enum res eexist_test(int fd, enum dst_entry kind)
 	}
 	for (int relocate = 0; relocate < 2; relocate++)
 		ok &= expect_errno("dst holds an entry", fd, SELF,
-				   relocate ? RUST_MREMAP_RELOCATE : 0, pr.src, pr.dst, RM_PMD, EEXIST);
+				   relocate ? RUST_MREMAP_RELOCATE : 0, pr.src, pr.dst, RM_PMD,
+				   EEXIST);
 	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
 	if (kind != E_MARKER) {
 		ok &= chk_zero("dst but its last page", pr.dst, RM_PMD - ps);
@@ -1770,8 +1778,9 @@ static enum res t_unpriv_same_uid(int fd)
 	close(addr[0]); close(addr[1]); close(done[0]); close(done[1]);
 	close(res[0]); close(res[1]);
 	if (ret || ast || vst) {
-		ksft_print_msg("uid %d moving another uid %d process: %d (%s), caller exit %d, target's check %d\n",
-			       NOBODY, NOBODY, ret, ret > 0 ? "no result" : strerror(-ret), ast, vst);
+		ksft_print_msg(
+			"uid %d moving another uid %d process: %d (%s), caller exit %d, target's check %d\n",
+			NOBODY, NOBODY, ret, ret > 0 ? "no result" : strerror(-ret), ast, vst);
 		return R_FAIL;
 	}
 	return R_PASS;
@@ -1846,8 +1855,8 @@ static enum res t_marker_src(int fd)
 	CHECK(!madvise(pr.src + 3 * ps, ps, MADV_GUARD_INSTALL), "MADV_GUARD_INSTALL: %s\n",
 	      strerror(errno));
 	if (ok)
-		ok = expect_errno("a guard marker in src, relocating", fd, SELF, RUST_MREMAP_RELOCATE,
-				  pr.src, pr.dst, small, EBUSY);
+		ok = expect_errno("a guard marker in src, relocating", fd, SELF,
+				  RUST_MREMAP_RELOCATE, pr.src, pr.dst, small, EBUSY);
 	/* Everything but the guarded page still holds its pattern; dst is empty. */
 	ok &= chk_pat("src below the marker", pr.src, 3 * ps, pr.seed, 0);
 	ok &= chk_pat("src above the marker", pr.src + 4 * ps, pr.slen - 4 * ps, pr.seed, 4 * ps);
@@ -1956,11 +1965,13 @@ static enum res t_pin_during_move(int fd)
 		moved = m.moved;
 		/* The first trial times the move; later ones pin at 1/10, 2/10... of it. */
 		if (!trial)
-			move_us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
+			move_us = (t1.tv_sec - t0.tv_sec) * 1000000L +
+				  (t1.tv_nsec - t0.tv_nsec) / 1000;
 		delay = move_us * (trial + 1) / 10;
-		ksft_print_msg("pin after %ld us into a %ld us move: %s, moved %zu of %zu KiB, pin %s\n",
-			       pd.delay_us, move_us, ret ? strerror(-ret) : "success", moved >> 10,
-			       PD_LEN >> 10, pd.registered ? "held" : "failed");
+		ksft_print_msg(
+			"pin after %ld us into a %ld us move: %s, moved %zu of %zu KiB, pin %s\n",
+			pd.delay_us, move_us, ret ? strerror(-ret) : "success", moved >> 10,
+			PD_LEN >> 10, pd.registered ? "held" : "failed");
 		if (ret == -EBUSY && moved) {
 			/* Stopped at the pinned page's table: the tables before it moved. */
 			partway = true;
@@ -1982,7 +1993,8 @@ static enum res t_pin_during_move(int fd)
 			ok &= chk_pat("dst", pr.dst, PD_LEN, pr.seed, 0);
 		}
 		if (pd.registered)
-			syscall(__NR_io_uring_register, pd.ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
+			syscall(__NR_io_uring_register, pd.ring, IORING_UNREGISTER_BUFFERS, NULL,
+				0);
 		pair_unmap(&pr);
 	}
 	close(pd.ring);

@@ -57,8 +57,9 @@ static void op_print(const struct op *o, int i, const char *prefix)
 {
 	switch (o->kind) {
 	case O_MOVE:
-		ksft_print_msg("%s%4d move r%u+%u -> r%u+%u, %u pages%s%s%s\n", prefix, i, o->a, o->s,
-			       o->b, o->d, o->n, o->flags & RUST_MREMAP_RELOCATE ? " RELOCATE" : "",
+		ksft_print_msg("%s%4d move r%u+%u -> r%u+%u, %u pages%s%s%s\n", prefix, i, o->a,
+			       o->s, o->b, o->d, o->n,
+			       o->flags & RUST_MREMAP_RELOCATE ? " RELOCATE" : "",
 			       o->flags & RUST_MREMAP_NO_REALIGN ? " NO_REALIGN" : "",
 			       o->flags & RUST_MREMAP_DRY_RUN ? " DRY_RUN" : "");
 		break;
@@ -67,8 +68,8 @@ static void op_print(const struct op *o, int i, const char *prefix)
 			       o->ro ? "PROT_READ" : "PROT_READ|PROT_WRITE");
 		break;
 	default:
-		ksft_print_msg("%s%4d %s r%u+%u, %u pages\n", prefix, i, op_name[o->kind], o->a, o->s,
-			       o->n);
+		ksft_print_msg("%s%4d %s r%u+%u, %u pages\n", prefix, i, op_name[o->kind], o->a,
+			       o->s, o->n);
 	}
 }
 
@@ -186,10 +187,12 @@ static bool do_move(struct w_view *v, const struct op *o, int i)
 			(void *)dst, len, &dry);
 	if (want == -EINVAL && src <= dst && dst < src + len) {
 		/* Not a move the model can apply: only the errno is checked. */
-		e = rm_move(dev, RUST_MREMAP_PIDFD_SELF, o->flags, (void *)src, (void *)dst, len, &mo);
+		e = rm_move(dev, RUST_MREMAP_PIDFD_SELF, o->flags, (void *)src, (void *)dst, len,
+			    &mo);
 		if (e != -EINVAL || e_dry != -EINVAL || mo.moved) {
-			ksft_print_msg("op %d: upward overlap: %d (dry run %d), moved %llu; EINVAL expected\n",
-				       i, e, e_dry, (unsigned long long)mo.moved);
+			ksft_print_msg(
+				"op %d: upward overlap: %d (dry run %d), moved %llu; EINVAL expected\n",
+				i, e, e_dry, (unsigned long long)mo.moved);
 			return false;
 		}
 		return true;
@@ -216,13 +219,14 @@ static bool do_move(struct w_view *v, const struct op *o, int i)
 	    (mo.pmd_moves != dry.pmd_moves || mo.pte_moves != dry.pte_moves ||
 	     mo.huge_pmd_moves != dry.huge_pmd_moves || mo.pud_moves != dry.pud_moves ||
 	     mo.folios_relocated + zp != dry.folios_relocated)) {
-		ksft_print_msg("op %d: counters pmd/pte/huge/pud/relocated %llu/%llu/%llu/%llu/%llu, the dry run said %llu/%llu/%llu/%llu/%llu\n",
-			       i, (unsigned long long)mo.pmd_moves, (unsigned long long)mo.pte_moves,
-			       (unsigned long long)mo.huge_pmd_moves, (unsigned long long)mo.pud_moves,
-			       (unsigned long long)mo.folios_relocated,
-			       (unsigned long long)dry.pmd_moves, (unsigned long long)dry.pte_moves,
-			       (unsigned long long)dry.huge_pmd_moves, (unsigned long long)dry.pud_moves,
-			       (unsigned long long)dry.folios_relocated);
+		ksft_print_msg(
+			"op %d: counters pmd/pte/huge/pud/relocated %llu/%llu/%llu/%llu/%llu, the dry run said %llu/%llu/%llu/%llu/%llu\n",
+			i, (unsigned long long)mo.pmd_moves, (unsigned long long)mo.pte_moves,
+			(unsigned long long)mo.huge_pmd_moves, (unsigned long long)mo.pud_moves,
+			(unsigned long long)mo.folios_relocated, (unsigned long long)dry.pmd_moves,
+			(unsigned long long)dry.pte_moves, (unsigned long long)dry.huge_pmd_moves,
+			(unsigned long long)dry.pud_moves,
+			(unsigned long long)dry.folios_relocated);
 		ok = false;
 	}
 	return ok;
@@ -282,8 +286,9 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 			long m = w_mismatch((void *)(a + k * W_PAGE), w->tag[g + k]);
 
 			if (m >= 0) {
-				ksft_print_msg("op %d: read page %zu word %ld differs from tag %#llx\n",
-					       i, k, m, (unsigned long long)w->tag[g + k]);
+				ksft_print_msg(
+					"op %d: read page %zu word %ld differs from tag %#llx\n", i,
+					k, m, (unsigned long long)w->tag[g + k]);
 				return false;
 			}
 		}
@@ -338,7 +343,8 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 		return true;
 	case O_UNPIN:
 		if (live.pinned)
-			syscall(__NR_io_uring_register, live.ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
+			syscall(__NR_io_uring_register, live.ring, IORING_UNREGISTER_BUFFERS, NULL,
+				0);
 		live.pinned = false;
 		return true;
 	case O_COLLAPSE:
@@ -482,7 +488,8 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 	{
-		volatile uint8_t *z = mmap(NULL, W_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		volatile uint8_t *z =
+			mmap(NULL, W_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		uint64_t e = 0;
 
 		if (z == MAP_FAILED || *z || !rm_pagemap((void *)z, 1, &e) || !(e & RM_PM_PRESENT))
@@ -509,8 +516,9 @@ int main(int argc, char **argv)
 			ksft_print_msg("FAILED: seed %llu, sequence %d, at op %d; minimizing\n",
 				       (unsigned long long)seed, runs, at);
 			n = minimize(ops, at + 1 < n ? at + 1 : n, 300);
-			ksft_print_msg("shortest failing sequence found (%d ops; rerun: -s %llu):\n", n,
-				       (unsigned long long)seed);
+			ksft_print_msg(
+				"shortest failing sequence found (%d ops; rerun: -s %llu):\n", n,
+				(unsigned long long)seed);
 			for (int i = 0; i < n; i++)
 				op_print(&ops[i], i, "  ");
 			replay(ops, n, &at, false);
@@ -539,7 +547,9 @@ int main(int argc, char **argv)
 	}
 	ksft_print_msg("%d sequences, %d ops, %lu moves (%lu succeeded)\n", runs, total, moves,
 		       moves_ok);
-	ksft_test_result(ok, "fuzz: seed %llu, %d sequences of random ops, every move as the model and the oracle say\n",
-			 (unsigned long long)seed, runs);
+	ksft_test_result(
+		ok,
+		"fuzz: seed %llu, %d sequences of random ops, every move as the model and the oracle say\n",
+		(unsigned long long)seed, runs);
 	ksft_finished();
 }

@@ -95,6 +95,17 @@ static inline int rm_open(void)
 }
 
 /*
+ * Fill the output fields with garbage: the module must write every one of
+ * them back, on error too, so a check of moved == 0 after a refusal tests
+ * the module and not our initializer.
+ */
+static inline void rm_poison_out(struct rust_mremap_move *m)
+{
+	m->moved = m->pmd_moves = m->pte_moves = m->huge_pmd_moves = 0x5a5a5a5a5a5a5a5aULL;
+	m->pud_moves = m->folios_relocated = 0x5a5a5a5a5a5a5a5aULL;
+}
+
+/*
  * Issue RUST_MREMAP_IOC_MOVE.  Returns 0 or -errno; *out (if non-NULL)
  * receives the struct as the kernel left it, counters included.
  */
@@ -108,7 +119,10 @@ static inline int rm_move(int fd, int pidfd, unsigned int flags, const void *src
 		.dst = (uintptr_t)dst,
 		.len = len,
 	};
-	int ret = ioctl(fd, RUST_MREMAP_IOC_MOVE, &m);
+	int ret;
+
+	rm_poison_out(&m);
+	ret = ioctl(fd, RUST_MREMAP_IOC_MOVE, &m);
 
 	if (out)
 		*out = m;
@@ -122,11 +136,12 @@ static inline bool rm_counters_are(const char *what, const struct rust_mremap_mo
 	if (m->moved == moved && m->pmd_moves == pmd && m->pte_moves == pte &&
 	    m->huge_pmd_moves == huge)
 		return true;
-	ksft_print_msg("%s: moved %llu pmd_moves %llu pte_moves %llu huge_pmd_moves %llu, expected %llu %llu %llu %llu\n",
-		       what, (unsigned long long)m->moved, (unsigned long long)m->pmd_moves,
-		       (unsigned long long)m->pte_moves, (unsigned long long)m->huge_pmd_moves,
-		       (unsigned long long)moved, (unsigned long long)pmd, (unsigned long long)pte,
-		       (unsigned long long)huge);
+	ksft_print_msg(
+		"%s: moved %llu pmd_moves %llu pte_moves %llu huge_pmd_moves %llu, expected %llu %llu %llu %llu\n",
+		what, (unsigned long long)m->moved, (unsigned long long)m->pmd_moves,
+		(unsigned long long)m->pte_moves, (unsigned long long)m->huge_pmd_moves,
+		(unsigned long long)moved, (unsigned long long)pmd, (unsigned long long)pte,
+		(unsigned long long)huge);
 	return false;
 }
 
@@ -179,7 +194,8 @@ static inline bool rm_all_zero(const void *p, size_t len)
 static inline void *rm_find_hole(size_t len, size_t align, size_t offset, size_t guard)
 {
 	size_t span = len + align + 2 * guard;
-	uint8_t *r = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint8_t *r =
+		mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	uintptr_t a;
 
 	if (r == MAP_FAILED)
@@ -333,11 +349,13 @@ static inline bool rm_same_pfns(const char *what, const uint64_t *before, const 
 	for (size_t i = 0; ok && i < n; i++) {
 		if (!(before[i] & RM_PM_PRESENT))
 			continue;
-		if (!(after[i] & RM_PM_PRESENT) || (after[i] & RM_PM_PFN) != (before[i] & RM_PM_PFN)) {
-			ksft_print_msg("%s: page %zu was PFN %#llx before the move, is %#llx (entry %#llx) after\n",
-				       what, i, (unsigned long long)(before[i] & RM_PM_PFN),
-				       (unsigned long long)(after[i] & RM_PM_PFN),
-				       (unsigned long long)after[i]);
+		if (!(after[i] & RM_PM_PRESENT) ||
+		    (after[i] & RM_PM_PFN) != (before[i] & RM_PM_PFN)) {
+			ksft_print_msg(
+				"%s: page %zu was PFN %#llx before the move, is %#llx (entry %#llx) after\n",
+				what, i, (unsigned long long)(before[i] & RM_PM_PFN),
+				(unsigned long long)(after[i] & RM_PM_PFN),
+				(unsigned long long)after[i]);
 			ok = false;
 		}
 	}

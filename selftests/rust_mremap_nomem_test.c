@@ -206,25 +206,34 @@ static void run_layout(int fd, int nth_fd, const struct layout *l)
 		why = "no injected failure reached the move (fault injection inert?)";
 	if (!why && l->want_partial && !partial)
 		why = "no failure landed part-way";
-	ksft_print_msg("%s: %d allocations, %zu ENOMEM stops (%zu part-way, first at %zu bytes), all exact\n",
-		       l->name, allocs, enomem, partial, first_partial);
+	ksft_print_msg(
+		"%s: %d allocations, %zu ENOMEM stops (%zu part-way, first at %zu bytes), all exact\n",
+		l->name, allocs, enomem, partial, first_partial);
 	ksft_test_result(!why, "%s%s%s\n", l->name, why ? ": " : "", why ? why : "");
 }
 
 int main(void)
 {
 	static const struct layout layouts[] = {
-		{ .name = "mutually misaligned 8 MiB move (dst +4 KiB), failure at every allocation",
-		  .len = RM_MB(8), .src_off = 0, .dst_off = RM_KB(4), .want_partial = true },
+		{ .name =
+			  "mutually misaligned 8 MiB move (dst +4 KiB), failure at every allocation",
+		  .len = RM_MB(8),
+		  .src_off = 0,
+		  .dst_off = RM_KB(4),
+		  .want_partial = true },
 		/*
 		 * Part-way stops are not required here: in the full suite the
 		 * tail's destination table is, in some runs, not allocated
 		 * during the move (cause not found yet; alone, the layout
 		 * stops part-way every time).  Every stop must still be exact.
 		 */
-		{ .name = "realigned 5.5 MiB move at 1 MiB offsets, a page above src's end, failure at every allocation",
-		  .len = RM_MB(5) + RM_KB(512), .src_off = RM_MB(1), .dst_off = RM_MB(1),
-		  .want_partial = false, .block_tail = true },
+		{ .name =
+			  "realigned 5.5 MiB move at 1 MiB offsets, a page above src's end, failure at every allocation",
+		  .len = RM_MB(5) + RM_KB(512),
+		  .src_off = RM_MB(1),
+		  .dst_off = RM_MB(1),
+		  .want_partial = false,
+		  .block_tail = true },
 	};
 	const char *missing;
 	char path[64];
@@ -240,8 +249,9 @@ int main(void)
 	if (missing) {
 		knobs_restore();
 		for (size_t i = 0; i < ARRAY_SIZE(layouts); i++)
-			ksft_test_result_skip("%s: %s unavailable (CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC)\n",
-					      layouts[i].name, missing);
+			ksft_test_result_skip(
+				"%s: %s unavailable (CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC)\n",
+				layouts[i].name, missing);
 		ksft_finished();
 	}
 

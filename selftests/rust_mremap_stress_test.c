@@ -204,7 +204,8 @@ static void *table_mover(void *arg)
 
 		for (int tries = 0; tries < 256 && !got && !stopping(); tries++) {
 			gs = w_pick_aligned(w, &s, a, n);
-			gd = w_below(&s, 2) ? w_gidx(b, gs % W_REG_PAGES) : w_pick_aligned(w, &s, b, n);
+			gd = w_below(&s, 2) ? w_gidx(b, gs % W_REG_PAGES) :
+					      w_pick_aligned(w, &s, b, n);
 			if (a == b && gs < gd + n && gd < gs + n)
 				continue;
 			got = w_claim(w, gs, n, ID_TABLES);
@@ -222,7 +223,8 @@ static void *table_mover(void *arg)
 			fill_holes(&s, gs, n);
 			madvise((void *)w_addr(w, gs), n * W_PAGE, MADV_COLLAPSE);
 		}
-		if (!w_move_checked(&v, dev, RUST_MREMAP_PIDFD_SELF, pick_flags(&s), gs, gd, n, &mo, NULL))
+		if (!w_move_checked(&v, dev, RUST_MREMAP_PIDFD_SELF, pick_flags(&s), gs, gd, n, &mo,
+				    NULL))
 			fail_now();
 		w_release(w, gs, n);
 		w_release(w, gd, n);
@@ -287,7 +289,8 @@ static void *writer(void *arg)
 			}
 			nap_us(200);
 			for (size_t k = 0; k < n; k++)
-				if (!w_page_is(&v, a + k * W_PAGE, w->tag[g + k], "writer: read-only"))
+				if (!w_page_is(&v, a + k * W_PAGE, w->tag[g + k],
+					       "writer: read-only"))
 					fail_now();
 			if (mprotect((void *)a, n * W_PAGE, PROT_READ | PROT_WRITE)) {
 				ksft_print_msg("mprotect(RW): %s\n", strerror(errno));
@@ -376,11 +379,13 @@ static void *pin_racer(void *arg)
 		atomic_store(&pin.go, 1);
 		/* The move, racing the registration. */
 		ok = w_move_checked(&v, dev, RUST_MREMAP_PIDFD_SELF,
-				    w_below(&s, 2) ? RUST_MREMAP_RELOCATE : 0, gs, gd, n, &mo, NULL);
+				    w_below(&s, 2) ? RUST_MREMAP_RELOCATE : 0, gs, gd, n, &mo,
+				    NULL);
 		while (!atomic_load(&pin.done))
 			sched_yield();
 		if (pin.registered) {
-			syscall(__NR_io_uring_register, pin.ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
+			syscall(__NR_io_uring_register, pin.ring, IORING_UNREGISTER_BUFFERS, NULL,
+				0);
 			atomic_fetch_add(&w->st.pins, 1);
 		}
 		/*
@@ -388,8 +393,10 @@ static void *pin_racer(void *arg)
 		 * then drop it, or it fills the regions with zeroes.
 		 */
 		for (size_t k = 0; ok && k < n; k++) {
-			ok = w_page_is(&v, w_addr(w, gs + k), w->tag[gs + k], "pin racer: src after unpin") &&
-			     w_page_is(&v, w_addr(w, gd + k), w->tag[gd + k], "pin racer: dst after unpin");
+			ok = w_page_is(&v, w_addr(w, gs + k), w->tag[gs + k],
+				       "pin racer: src after unpin") &&
+			     w_page_is(&v, w_addr(w, gd + k), w->tag[gd + k],
+				       "pin racer: dst after unpin");
 			if (!w->tag[gs + k])
 				madvise((void *)w_addr(w, gs + k), W_PAGE, MADV_DONTNEED);
 		}
@@ -624,7 +631,8 @@ static void *uffd_mover(void *arg)
 			side = (e[1] & (3ull << 62)) ? 1 : 0;
 			if (!(e[side] & (3ull << 62)) || (e[!side] & (3ull << 62)) ||
 			    w_mismatch(u[side] + off, 0xF00D0000ull + off / W_PAGE) >= 0) {
-				ksft_print_msg("UFFDIO_MOVE page %zu: lost or doubled\n", off / W_PAGE);
+				ksft_print_msg("UFFDIO_MOVE page %zu: lost or doubled\n",
+					       off / W_PAGE);
 				fail_now();
 				break;
 			}
@@ -659,21 +667,29 @@ static void print_stats(double secs)
 {
 	struct w_stats *t = &w->st;
 
-	ksft_print_msg("moves %lu (%.0f/s): ok %lu, dry %lu, part-way %lu, EEXIST %lu, EBUSY %lu, EFAULT %lu, ENOMEM/EAGAIN %lu; through the pidfd %lu\n",
-		       (unsigned long)t->moves, t->moves / secs, (unsigned long)t->ok, (unsigned long)t->dry,
-		       (unsigned long)t->partway, (unsigned long)t->refused_exist,
-		       (unsigned long)t->refused_busy, (unsigned long)t->refused_fault,
-		       (unsigned long)t->refused_nomem, (unsigned long)t->ext_moves);
-	ksft_print_msg("moved %lu pages: %lu tables, %lu PUD tables, %lu THPs, %lu entries; %lu folios relocated; %lu moves of entries relocated none (shared rmap identity)\n",
-		       (unsigned long)t->moved_pages, (unsigned long)t->pmd, (unsigned long)t->pud,
-		       (unsigned long)t->huge, (unsigned long)t->pte, (unsigned long)t->relocated,
-		       (unsigned long)t->shared);
-	ksft_print_msg("writes %lu (%.0f/s), zaps %lu (%.0f/s), page-outs %lu (%.0f/s), mprotects %lu (%.0f/s)\n",
-		       (unsigned long)t->writes, t->writes / secs, (unsigned long)t->zaps, t->zaps / secs, (unsigned long)t->pageouts, t->pageouts / secs, (unsigned long)t->mprotects, t->mprotects / secs);
-	ksft_print_msg("pin races %lu (%.1f/s, %lu pinned), forks %lu (%.1f/s), collapses %lu (%.1f/s), soft offlines %lu (%.1f/s), compactions %lu, UFFDIO_MOVEs %lu (%.0f/s), fresh regions %lu, claim misses %lu\n",
-		       (unsigned long)t->pin_races, t->pin_races / secs, (unsigned long)t->pins, (unsigned long)t->forks, t->forks / secs, (unsigned long)t->collapses, t->collapses / secs, (unsigned long)t->offlines, t->offlines / secs,
-		       (unsigned long)t->compactions, (unsigned long)t->uffd_moves, t->uffd_moves / secs, (unsigned long)t->recycles,
-		       (unsigned long)t->claim_misses);
+	ksft_print_msg(
+		"moves %lu (%.0f/s): ok %lu, dry %lu, part-way %lu, EEXIST %lu, EBUSY %lu, EFAULT %lu, ENOMEM/EAGAIN %lu; through the pidfd %lu\n",
+		(unsigned long)t->moves, t->moves / secs, (unsigned long)t->ok,
+		(unsigned long)t->dry, (unsigned long)t->partway, (unsigned long)t->refused_exist,
+		(unsigned long)t->refused_busy, (unsigned long)t->refused_fault,
+		(unsigned long)t->refused_nomem, (unsigned long)t->ext_moves);
+	ksft_print_msg(
+		"moved %lu pages: %lu tables, %lu PUD tables, %lu THPs, %lu entries; %lu folios relocated; %lu moves of entries relocated none (shared rmap identity)\n",
+		(unsigned long)t->moved_pages, (unsigned long)t->pmd, (unsigned long)t->pud,
+		(unsigned long)t->huge, (unsigned long)t->pte, (unsigned long)t->relocated,
+		(unsigned long)t->shared);
+	ksft_print_msg(
+		"writes %lu (%.0f/s), zaps %lu (%.0f/s), page-outs %lu (%.0f/s), mprotects %lu (%.0f/s)\n",
+		(unsigned long)t->writes, t->writes / secs, (unsigned long)t->zaps, t->zaps / secs,
+		(unsigned long)t->pageouts, t->pageouts / secs, (unsigned long)t->mprotects,
+		t->mprotects / secs);
+	ksft_print_msg(
+		"pin races %lu (%.1f/s, %lu pinned), forks %lu (%.1f/s), collapses %lu (%.1f/s), soft offlines %lu (%.1f/s), compactions %lu, UFFDIO_MOVEs %lu (%.0f/s), fresh regions %lu, claim misses %lu\n",
+		(unsigned long)t->pin_races, t->pin_races / secs, (unsigned long)t->pins,
+		(unsigned long)t->forks, t->forks / secs, (unsigned long)t->collapses,
+		t->collapses / secs, (unsigned long)t->offlines, t->offlines / secs,
+		(unsigned long)t->compactions, (unsigned long)t->uffd_moves, t->uffd_moves / secs,
+		(unsigned long)t->recycles, (unsigned long)t->claim_misses);
 }
 
 int main(int argc, char **argv)
@@ -769,8 +785,9 @@ int main(int argc, char **argv)
 		sysfs_write(KH "max_ptes_none", kh_none, NULL, 0);
 
 	print_stats(secs);
-	ksft_test_result(!atomic_load(&w->failed),
-			 "stress: %.0f s, every move's result explained, no byte lost or misplaced\n", secs);
+	ksft_test_result(
+		!atomic_load(&w->failed),
+		"stress: %.0f s, every move's result explained, no byte lost or misplaced\n", secs);
 
 	/* The model must hold for every page at the end. */
 	ok = w_view_open(&v, w, true);
@@ -784,6 +801,8 @@ int main(int argc, char **argv)
 	     w->st.ext_moves && w->st.recycles &&
 	     w->st.ok > w->st.moves / 10 && w->st.pins && w->st.forks && w->st.uffd_moves &&
 	     w->st.mprotects && w->st.pageouts;
-	ksft_test_result(ok, "stress: it moved tables, THPs and entries, shared and relocated, through a pidfd, beside pins, forks, mprotect, page-out and UFFDIO_MOVE\n");
+	ksft_test_result(
+		ok,
+		"stress: it moved tables, THPs and entries, shared and relocated, through a pidfd, beside pins, forks, mprotect, page-out and UFFDIO_MOVE\n");
 	ksft_finished();
 }

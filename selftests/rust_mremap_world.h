@@ -214,15 +214,17 @@ static inline bool w_page_is(struct w_view *v, uintptr_t a, uint64_t tag, const 
 	if (!tag && !w_populated(v, a))
 		return true;
 	if (!w_read_page(v, a, buf)) {
-		ksft_print_msg("%s: %#lx cannot be read: %s\n", what, (unsigned long)a, strerror(errno));
+		ksft_print_msg("%s: %#lx cannot be read: %s\n", what, (unsigned long)a,
+			       strerror(errno));
 		return false;
 	}
 	i = w_mismatch(buf, tag);
 	if (i < 0)
 		return true;
 	ksft_print_msg("%s: page %#lx word %ld is %#llx, tag %#llx wants %#llx (pagemap %#llx)\n",
-		       what, (unsigned long)a, i, (unsigned long long)buf[i], (unsigned long long)tag,
-		       (unsigned long long)w_word(tag, i), (unsigned long long)w_pagemap(v, a));
+		       what, (unsigned long)a, i, (unsigned long long)buf[i],
+		       (unsigned long long)tag, (unsigned long long)w_word(tag, i),
+		       (unsigned long long)w_pagemap(v, a));
 	return false;
 }
 

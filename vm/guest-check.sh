@@ -1,20 +1,25 @@
 #!/bin/bash
 # Guest side of 'make check': load the module (and the test-only
-# rust_mremap_abuse module), run every selftest binary, unload, then scan
-# dmesg.  TAP on stdout; the closing line counts tests.  A failed guest
-# set-up, a skip that selftests/skip-allowlist does not name, or fewer
-# results than the programs planned fail the run.
-#   guest-check.sh KO TESTDIR ABUSE-KO [INTREE-KO]
+# rust_mremap_abuse module), run the installed kselftests through
+# kselftest's own runner (run_kselftest.sh), unload, then scan dmesg.  TAP
+# on stdout, the runner's output nested in it; the closing line counts
+# tests.  A failed guest set-up, a skip that selftests/skip-allowlist does
+# not name, a program the runner did not report, or fewer results than the
+# programs planned fail the run.
+#   guest-check.sh KO KSFT-INSTALL-DIR ABUSE-KO [INTREE-KO]
 # With INTREE-KO, the module built in tree (drivers/misc/rust_mremap) is
 # loaded too, after the suite, and must answer the device test.
 set -u
 . "$(dirname "$0")/guest-lib.sh"
-ko=$1 testdir=$2 abuse=$3 intree=${4:-}
+ko=$1 ksft=$2 abuse=$3 intree=${4:-}
+testdir=$ksft/rust_mremap
 allow=$(dirname "$0")/../selftests/skip-allowlist
 setup_msgs=$(guest_setup 2>&1); setup_rc=$?
 
-mapfile -t tests < <(sed "s|^|$testdir/|" "$testdir/tests.list" 2>/dev/null)
-[ ${#tests[@]} -gt 0 ] || { echo "Bail out! no tests listed in $testdir/tests.list"; guest_exit 1; }
+# The suite is exactly the runner's list (kselftest-list.txt, which the
+# install wrote from the Makefile's TEST_GEN_PROGS).
+mapfile -t tests < <(sed -n 's/^rust_mremap://p' "$ksft/kselftest-list.txt" 2>/dev/null)
+[ ${#tests[@]} -gt 0 ] || { echo "Bail out! no tests in $ksft/kselftest-list.txt"; guest_exit 1; }
 pass=0 fail=0 skip=0 n=0 expected=0 ran=0
 echo "TAP version 13"
 echo "1..$(( ${#tests[@]} + 5 + (${#intree} > 0) ))"
@@ -62,22 +67,19 @@ else
 	result 1 "module: load the test-only $abuse"; fail=$((fail + 1))
 fi
 
-for t in "${tests[@]}"; do
-	name=$(basename "$t")
-	out=$(mktemp)
-	if [ ! -x "$t" ]; then
-		result 1 "$name (missing or not executable)"; fail=$((fail + 1)); continue
-	fi
-	start=$(date +%s)
-	( cd "$(dirname "$t")" && timeout 900 "$t" ) > "$out" 2>&1
-	rc=$?
-	sed 's/^/# /' "$out"
+# program NAME VERDICT: account for one program the runner ran.  VERDICT is
+# the runner's result line; its log (-p) holds the program's TAP, "# "-prefixed.
+program() {
+	local name=$1 verdict=$2 log=$logdir/$1 out plan line unallowed=0 totals rc=1
+	local p f s xf er
+	out=$(sed 's/^# \{0,1\}//' "$log" 2>/dev/null)
+	sed 's/^/# /' <<<"$out"
+	echo "# runner: $verdict"
 	# What the program planned and what it reported.
-	plan=$(sed -n -E 's/^1\.\.([0-9]+)$/\1/p' "$out" | head -n1)
+	plan=$(sed -n -E 's/^1\.\.([0-9]+)$/\1/p' <<<"$out" | head -n1)
 	expected=$((expected + ${plan:-0}))
-	ran=$((ran + $(grep -cE '^(not )?ok [0-9]+' "$out")))
+	ran=$((ran + $(grep -cE '^(not )?ok [0-9]+' <<<"$out")))
 	# A skip fails the run unless the allowlist names it, with its reason.
-	unallowed=0
 	while IFS= read -r line; do
 		if allowed_skip "$name" "$line"; then
 			echo "# allowed skip ($name): $line"
@@ -85,9 +87,9 @@ for t in "${tests[@]}"; do
 			echo "# skip not on selftests/skip-allowlist ($name): $line"
 			unallowed=$((unallowed + 1))
 		fi
-	done < <(grep -E '^ok [0-9]+ .*# SKIP' "$out")
+	done < <(grep -E '^ok [0-9]+ .*# SKIP' <<<"$out")
 	# Count the program's own results (kselftest Totals line).
-	totals=$(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+' "$out" | tail -n1)
+	totals=$(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+' <<<"$out" | tail -n1)
 	if [ -n "$totals" ]; then
 		p=$(sed -E 's/.*Totals: pass:([0-9]+).*/\1/' <<<"$totals")
 		f=$(sed -E 's/.* fail:([0-9]+).*/\1/' <<<"$totals")
@@ -97,17 +99,39 @@ for t in "${tests[@]}"; do
 		pass=$((pass + p + xf)); fail=$((fail + f + er + unallowed))
 		skip=$((skip + s - unallowed))
 	fi
-	[ "$unallowed" -gt 0 ] && [ "$rc" = 0 ] && rc=1
-	case $rc in
-	0) [ -n "$totals" ] || { rc=1; echo "# $name printed no Totals line"; }
-	   result $rc "$name ($(( $(date +%s) - start )) s)" ;;
-	4) echo "# $name skipped as a whole: not allowed"; result 1 "$name (skipped)"
-	   fail=$((fail + 1)) ;;
-	124) echo "# $name timed out"; result 1 "$name"; fail=$((fail + 1)) ;;
-	*) result 1 "$name (exit $rc)"; [ -n "$totals" ] && [ "$f" != 0 ] || fail=$((fail + 1)) ;;
+	case $verdict in
+	"not ok "*"# TIMEOUT"*) echo "# $name timed out" ;;
+	"not ok "*) ;;
+	"ok "*"# SKIP"*) echo "# $name skipped as a whole: not allowed" ;;
+	"ok "*) rc=0
+		[ -n "$totals" ] || { rc=1; echo "# $name printed no Totals line"; }
+		[ "$unallowed" = 0 ] || rc=1 ;;
 	esac
-	rm -f "$out"
+	result $rc "$name"
+	# A failing program whose Totals counted its failures is already
+	# counted; anything else that failed counts once here.
+	[ $rc = 0 ] || { [ -n "$totals" ] && [ "$((f + er + unallowed))" != 0 ]; } || fail=$((fail + 1))
+}
+
+# The runner's own output streams as it goes; each program is accounted
+# for when the runner reports it.
+logdir=$(mktemp -d)
+declare -A reported=()
+while IFS= read -r line; do
+	case $line in
+	"ok "*" selftests: rust_mremap: "*|"not ok "*" selftests: rust_mremap: "*)
+		name=${line#* selftests: rust_mremap: }; name=${name%% *}
+		reported[$name]=1
+		program "$name" "$line" ;;
+	*) echo "# runner: $line" ;;
+	esac
+done < <(cd "$ksft" && ./run_kselftest.sh -p "$logdir" 2>&1)
+for name in "${tests[@]}"; do
+	[ -n "${reported[$name]:-}" ] && continue
+	echo "# the runner reported nothing for $name"
+	result 1 "$name (not run)"; fail=$((fail + 1))
 done
+rm -rf "$logdir"
 
 rmmod rust_mremap_abuse 2>/dev/null
 if rmmod rust_mremap; then

@@ -2,10 +2,11 @@
 /*
  * rust_mremap: move a process's private anonymous memory at page-table
  * granularity.  This header is the single definition of the ABI: the
- * module (rust_mremap.rs mirrors it and checks the layout at build time),
- * the selftests and any user program include it.
+ * driver uses the Rust types bindgen generates from it (the uapi crate),
+ * the selftests and any user program include it.  The structures have one
+ * layout for 32- and 64-bit callers.
  *
- * The semantics and every errno are documented in the project's README.
+ * The semantics and every errno: Documentation/userspace-api/rust_mremap.rst.
  */
 #ifndef _UAPI_LINUX_RUST_MREMAP_H
 #define _UAPI_LINUX_RUST_MREMAP_H
@@ -52,8 +53,8 @@ struct rust_mremap_move {
 	__u64 reserved[2];	/* room for more counters; must be zero on input */
 };
 
-#define RUST_MREMAP_IOC_MAGIC		0xBB
-#define RUST_MREMAP_IOC_VERSION		_IOR(RUST_MREMAP_IOC_MAGIC, 0x00, struct rust_mremap_version)
-#define RUST_MREMAP_IOC_MOVE		_IOWR(RUST_MREMAP_IOC_MAGIC, 0x01, struct rust_mremap_move)
+#define RUST_MREMAP_IOC_MAGIC	0xBB
+#define RUST_MREMAP_IOC_VERSION	_IOR(RUST_MREMAP_IOC_MAGIC, 0x00, struct rust_mremap_version)
+#define RUST_MREMAP_IOC_MOVE	_IOWR(RUST_MREMAP_IOC_MAGIC, 0x01, struct rust_mremap_move)
 
 #endif /* _UAPI_LINUX_RUST_MREMAP_H */
