@@ -29,8 +29,8 @@ export RUST_MREMAP_MODDIR = $(MODDIR)
 # (scripts/intree.sh copies them there), against that flavour's UAPI
 # headers, and install with run_kselftest.sh, which the guest runs.
 KSFT_DIR := $(CACHE)/src/tools/testing/selftests
-KSFT_INSTALL := $(KDIR)/kselftest/kselftest_install
-SELFTESTS_OUT := $(KSFT_INSTALL)/rust_mremap
+KSFT_INSTALL = $(KDIR)/kselftest/kselftest_install
+SELFTESTS_OUT = $(KSFT_INSTALL)/rust_mremap
 
 run: module-oot selftests
 	vm/run.sh run $(CURDIR)/vm/guest-run.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT)/rust_mremap_demo

@@ -479,23 +479,32 @@ impl<'a> MoveControl<'a> {
         };
         let mut addr = dst;
         while addr < end {
-            let next = (pmd_align_down(addr) + PMD_SIZE).min(end);
-            if let Some(pmd) = self.pair.dst().pmd(addr)? {
-                match pmd.kind() {
-                    PmdKind::None => {}
-                    PmdKind::Table => {
-                        if pmd
-                            .scan(self.pair.dst(), addr, (next - addr) / PAGE_SIZE)?
-                            .entries
-                            != 0
-                        {
-                            return Err(EEXIST);
-                        }
-                    }
-                    PmdKind::Huge | PmdKind::Other => return Err(EEXIST),
+            // A whole 1 GiB with no PMD table (a fresh destination) is passed over at once.
+            let pud_next = (addr - addr % PUD_SIZE).saturating_add(PUD_SIZE).min(end);
+            match self.pair.dst().pud(addr)?.map(|pud| pud.kind()) {
+                None | Some(PmdKind::None) => {
+                    addr = pud_next;
+                    continue;
                 }
+                Some(PmdKind::Table) => {}
+                Some(PmdKind::Huge | PmdKind::Other) => return Err(EEXIST),
             }
-            addr = next;
+            while addr < pud_next {
+                let next = (pmd_align_down(addr) + PMD_SIZE).min(pud_next);
+                if let Some(pmd) = self.pair.dst().pmd(addr)? {
+                    match pmd.kind() {
+                        PmdKind::None => {}
+                        PmdKind::Table => {
+                            let n = (next - addr) / PAGE_SIZE;
+                            if pmd.scan(self.pair.dst(), addr, n)?.entries != 0 {
+                                return Err(EEXIST);
+                            }
+                        }
+                        PmdKind::Huge | PmdKind::Other => return Err(EEXIST),
+                    }
+                }
+                addr = next;
+            }
         }
         Ok(())
     }

@@ -50,7 +50,6 @@
 #define PM_SOFT_DIRTY	(1ULL << 55)
 
 static size_t ps;			/* base page size */
-static int pagemap_fd = -1;		/* /proc/self/pagemap */
 static unsigned int next_seed = 0xc0de0000;
 
 /* ---------------------------------------------------------------- helpers */
@@ -174,26 +173,6 @@ static void unmap(void *p, size_t len)
 
 /* ---------------------------------------------------- /proc/self/pagemap */
 
-static bool pm_read(const void *p, size_t npages, uint64_t *ent)
-{
-	off_t off = (off_t)((uintptr_t)p / ps) * (off_t)sizeof(uint64_t);
-	size_t want = npages * sizeof(uint64_t), got = 0;
-
-	while (got < want) {
-		ssize_t r = pread(pagemap_fd, (char *)ent + got, want - got, off + (off_t)got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			ksft_print_msg("pread /proc/self/pagemap: %s\n",
-				       r ? strerror(errno) : "short read");
-			return false;
-		}
-		got += (size_t)r;
-	}
-	return true;
-}
-
 /*
  * Pages of [p, p + n pages) whose pagemap entry lacks any bit of @bits (with
  * @lacking) or has any bit of @bits (without); -1 on error.  *@first is the
@@ -205,7 +184,7 @@ static long pm_count(const void *p, size_t n, uint64_t bits, bool lacking, size_
 	long count = 0;
 
 	*first = (size_t)-1;
-	if (!e || !pm_read(p, n, e)) {
+	if (!e || !rm_pagemap(p, n, e)) {
 		free(e);
 		return -1;
 	}
@@ -856,8 +835,10 @@ static bool fs_verify(uint8_t *src, uint8_t *dst, size_t n, unsigned int seed, u
 	size_t k = 0, both = 0, neither = 0, out_of_order = 0, first_bad = (size_t)-1;
 	bool ok = true;
 
-	if (!pm_read(src, n, es) || !pm_read(dst, n, ed))
+	if (!rm_pagemap(src, n, es) || !rm_pagemap(dst, n, ed)) {
+		ksft_print_msg("/proc/self/pagemap: %s\n", strerror(errno));
 		return false;
+	}
 	while (k < n && is_populated(ed[k]) && !is_populated(es[k]))
 		k++;
 	for (size_t i = 0; i < n; i++) {
@@ -1148,9 +1129,6 @@ int main(void)
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(tests));
 	fd = rm_open();
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (pagemap_fd < 0)
-		ksft_exit_fail_msg("open /proc/self/pagemap: %s\n", strerror(errno));
 	for (size_t i = 0; i < ARRAY_SIZE(tests); i++) {
 		int64_t t0 = now_ns();
 		enum res r = tests[i].fn(fd);
@@ -1168,7 +1146,6 @@ int main(void)
 			break;
 		}
 	}
-	close(pagemap_fd);
 	close(fd);
 	ksft_finished();
 }

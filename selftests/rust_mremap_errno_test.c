@@ -2002,6 +2002,118 @@ static enum res t_pin_during_move(int fd)
 	return ok ? R_PASS : R_FAIL;
 }
 
+/*
+ * A relocating move never moves a pinned page, whenever the pin lands: a
+ * pin taken before a page's table is checked is refused there; one taken
+ * between that check and the clear of the table must be seen by the check
+ * after the clear (GUP-fast needs no mmap lock); one taken after the clear
+ * finds no entry at src and waits for the move.  So after a move that
+ * succeeded while a pin was taken on a source page, no page at the
+ * destination may be pinned, which a relocating dry run from there says
+ * (EBUSY for a maybe-pinned folio).  One table per trial, the pin at a
+ * delay swept over the move's time, for a few seconds.
+ */
+#define PR_SECONDS	5
+
+static struct {
+	uint8_t *page;
+	long delay_ns;
+	int ring;
+	volatile int go, registered;
+} pr_pin;
+
+static long ns_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
+}
+
+static void *pr_pinner(void *arg)
+{
+	struct iovec iov = { pr_pin.page, 4096 };
+	struct timespec t0;
+
+	(void)arg;
+	while (!pr_pin.go)
+		;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ns_since(&t0) < pr_pin.delay_ns)
+		;
+	pr_pin.registered = !syscall(__NR_io_uring_register, pr_pin.ring,
+				     IORING_REGISTER_BUFFERS, &iov, 1);
+	return NULL;
+}
+
+static enum res t_pin_race(int fd)
+{
+	long move_ns = 0, trials = 0, refused = 0, moved_then_pinned = 0;
+	struct io_uring_params p = { 0 };
+	struct timespec start;
+	bool ok = true;
+
+	pr_pin.ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+	if (pr_pin.ring < 0) {
+		ksft_print_msg("io_uring_setup: %s\n", strerror(errno));
+		return R_FAIL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (ok && ns_since(&start) < PR_SECONDS * 1000000000L) {
+		struct rust_mremap_move m, dry;
+		struct pair pr, probe;
+		struct timespec t0;
+		pthread_t th;
+		int ret, dret;
+
+		if (!pair_map(&pr, RM_PMD, RM_PMD, RM_PMD) ||
+		    !pair_map(&probe, ps, RM_PMD, RM_PMD)) {
+			ok = false;
+			break;
+		}
+		/* Pages all over the table: each is checked at another time. */
+		pr_pin.page = pr.src + (size_t)(trials * 37 % 512) * ps;
+		pr_pin.delay_ns = trials ? move_ns * (trials % 12) / 10 : 0;
+		pr_pin.go = pr_pin.registered = 0;
+		pthread_create(&th, NULL, pr_pinner, NULL);
+		pr_pin.go = 1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ret = rm_move(fd, SELF, RUST_MREMAP_RELOCATE, pr.src, pr.dst, RM_PMD, &m);
+		if (!trials || !move_ns)
+			move_ns = ns_since(&t0);
+		pthread_join(th, NULL);
+		trials++;
+		if (ret == -EBUSY) {
+			refused++;
+			CHECK(m.moved == 0, "EBUSY, but moved %llu of one table\n",
+			      (unsigned long long)m.moved);
+			ok &= chk_pat("src after EBUSY", pr.src, RM_PMD, pr.seed, 0);
+		} else if (ret == 0 && pr_pin.registered) {
+			moved_then_pinned++;
+			dret = rm_move(fd, SELF, RUST_MREMAP_RELOCATE | RUST_MREMAP_DRY_RUN, pr.dst,
+				       probe.dst, RM_PMD, &dry);
+			CHECK(dret == 0,
+			      "trial %ld: the move succeeded, and a page at dst is pinned (a relocating dry run from there: %s): a pin taken during the move was moved\n",
+			      trials, dret ? strerror(-dret) : "ok");
+		} else {
+			CHECK(ret == 0, "trial %ld: unexpected result %s\n", trials,
+			      strerror(-ret));
+		}
+		if (pr_pin.registered)
+			syscall(__NR_io_uring_register, pr_pin.ring, IORING_UNREGISTER_BUFFERS,
+				NULL, 0);
+		pair_unmap(&probe);
+		pair_unmap(&pr);
+	}
+	close(pr_pin.ring);
+	ksft_print_msg(
+		"%ld trials of a %ld us relocating table move with a racing pin: %ld refused (EBUSY), %ld moved with the pin landing after\n",
+		trials, move_ns / 1000, refused, moved_then_pinned);
+	CHECK(refused && moved_then_pinned,
+	      "the pins did not land both before and after the move's checks\n");
+	return ok ? R_PASS : R_FAIL;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct {
@@ -2060,6 +2172,7 @@ static const struct {
 	{ "relocate_guard_marker_src_EBUSY",	t_marker_src },
 	{ "relocate_pinned_thp_half_EBUSY",	t_thp_unsplittable },
 	{ "relocate_pin_during_move_EBUSY_partway", t_pin_during_move },
+	{ "relocate_pin_race_never_moves_pinned", t_pin_race },
 	{ "ksm_merged_EBUSY",			t_ksm },
 	{ "relocate_io_uring_pinned_EBUSY",	t_pinned },
 	{ "share_io_uring_pinned_moves",	t_pinned_moves },

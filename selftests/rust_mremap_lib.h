@@ -326,6 +326,8 @@ static inline bool rm_pagemap(const void *p, size_t n, uint64_t *ent)
 	while (got < want) {
 		ssize_t r = pread(fd, (char *)ent + got, want - got, off + (off_t)got);
 
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r <= 0)
 			break;
 		got += (size_t)r;

@@ -36,7 +36,6 @@
 #define PM_PFN_MASK	((1ULL << 55) - 1)
 
 static int g_fd;		/* /dev/rust_mremap */
-static int g_pagemap;		/* /proc/self/pagemap */
 static size_t g_ps;		/* page size */
 
 /* ------------------------------------------------------------------ */
@@ -129,21 +128,6 @@ static void unmap(uint8_t *p, size_t len)
 /* ------------------------------------------------------------------ */
 /* /proc/self/pagemap */
 
-static bool pm_read(const void *p, size_t npages, uint64_t *ent)
-{
-	off_t off = (off_t)((uintptr_t)p / g_ps) * (off_t)sizeof(uint64_t);
-	size_t want = npages * sizeof(uint64_t), got = 0;
-
-	while (got < want) {
-		ssize_t r = pread(g_pagemap, (char *)ent + got, want - got, off + (off_t)got);
-
-		if (r <= 0)
-			return false;
-		got += (size_t)r;
-	}
-	return true;
-}
-
 struct pmc {
 	size_t present;
 	size_t swapped;
@@ -153,7 +137,7 @@ static bool pm_count(const void *p, size_t len, struct pmc *c)
 {
 	size_t n = len / g_ps;
 	uint64_t *e = malloc(n * sizeof(*e));
-	bool ok = e && pm_read(p, n, e);
+	bool ok = e && rm_pagemap(p, n, e);
 
 	c->present = c->swapped = 0;
 	for (size_t i = 0; ok && i < n; i++) {
@@ -353,7 +337,7 @@ static bool verify_move_state(struct tc *t, const char *what, const uint8_t *src
 
 		if (c != PG_VACATED && c != PG_UNREACHED)
 			continue;
-		if (!pm_read((const void *)a, 1, &e)) {
+		if (!rm_pagemap((const void *)a, 1, &e)) {
 			tc_fail(t, "%s: pagemap: %s", what, strerror(errno));
 			return false;
 		}
@@ -595,7 +579,7 @@ static size_t swap_cached(const uint8_t *p, size_t n, size_t rem, size_t *entrie
 	size_t c = 0;
 
 	*entries = 0;
-	if (vec && pm && !mincore((void *)p, n * g_ps, vec) && pm_read(p, n, pm))
+	if (vec && pm && !mincore((void *)p, n * g_ps, vec) && rm_pagemap(p, n, pm))
 		for (size_t i = rem; i < n; i += 8)
 			if (pm[i] & PM_SWAP) {
 				++*entries;
@@ -809,7 +793,7 @@ static void test_swap_cache_held(void)
 	}
 	pageout_swapped(a, LEN);
 	/* Each held page: a swap entry whose folio the swap cache holds. */
-	if (mincore(a, LEN, vec) || !pm_read(a, n, pm)) {
+	if (mincore(a, LEN, vec) || !rm_pagemap(a, n, pm)) {
 		tc_fail(&t, "mincore/pagemap: %s", strerror(errno));
 		goto out;
 	}
@@ -888,7 +872,7 @@ static bool soft_offline(struct tc *t, const char *what, uint8_t *p, size_t n,
 			return false;
 		}
 	}
-	if (!pm_read(p, n, pfn_after)) {
+	if (!rm_pagemap(p, n, pfn_after)) {
 		tc_fail(t, "%s: pagemap: %s", what, strerror(errno));
 		return false;
 	}
@@ -953,7 +937,7 @@ static void test_compaction(void)
 				  SEED + 2, 0, false))
 			goto out;
 		cur = to;
-		if (!pm_read(r[to], n, pfn0) || !compact(&t) || !pm_read(r[to], n, pfn1)) {
+		if (!rm_pagemap(r[to], n, pfn0) || !compact(&t) || !rm_pagemap(r[to], n, pfn1)) {
 			tc_fail(&t, "pagemap/compaction: %s", strerror(errno));
 			goto out;
 		}
@@ -1058,7 +1042,7 @@ static void test_fork_after_move(void)
 	 * copies): soft offline migrates a folio only if the rmap finds every
 	 * mapping of it, the child's included.
 	 */
-	if (!pm_read(b, LEN / g_ps, pfn_before) ||
+	if (!rm_pagemap(b, LEN / g_ps, pfn_before) ||
 	    !soft_offline(&t, "moved folios shared with the child", b, LEN / g_ps, pfn_before,
 			  pfn_after))
 		tc_fail(&t, "the moved folios shared after fork could not be migrated");
@@ -1320,9 +1304,6 @@ int main(void)
 
 	g_ps = rm_page_size();
 	g_fd = rm_open();
-	g_pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (g_pagemap < 0)
-		ksft_exit_fail_msg("open /proc/self/pagemap: %s\n", strerror(errno));
 
 	/*
 	 * Stay on one CPU: MADV_PAGEOUT drains only the local CPU's LRU
@@ -1348,7 +1329,6 @@ int main(void)
 		test_ping_pong();
 	}
 
-	close(g_pagemap);
 	close(g_fd);
 	ksft_finished();
 }
