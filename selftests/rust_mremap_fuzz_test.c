@@ -232,25 +232,6 @@ static bool do_move(struct w_view *v, const struct op *o, int i)
 	return ok;
 }
 
-/* Whether every page of [a, a + n pages) is mapped writable (one read of maps). */
-static bool range_writable(struct w_view *v, uintptr_t a, size_t n)
-{
-	FILE *f = fopen(v->maps, "re");
-	uintptr_t next = a, end = a + n * W_PAGE;
-	unsigned long s, e;
-	char line[512], p[8];
-
-	while (f && next < end && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx %7s", &s, &e, p) == 3 && s <= next && next < e) {
-			if (p[1] != 'w')
-				break;
-			next = e;
-		}
-	if (f)
-		fclose(f);
-	return next >= end;
-}
-
 static void reap_one(void)
 {
 	if (!live.nchild)
@@ -274,7 +255,7 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 	case O_MOVE:
 		return do_move(v, o, i);
 	case O_WRITE:
-		if (!range_writable(v, a, o->n))
+		if (!w_writable(v, a, o->n * W_PAGE))
 			return true;
 		for (size_t k = 0; k < o->n; k++) {
 			w->tag[g + k] = o->a == W_KSM ? 1 + k % 3 : ((uint64_t)i << 16 | k) + 0x100;
@@ -333,7 +314,7 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 		reap_one();
 		return true;
 	case O_PIN:
-		if (!live.pinned && range_writable(v, a, o->n)) {
+		if (!live.pinned && w_writable(v, a, o->n * W_PAGE)) {
 			struct iovec iov = { (void *)a, len };
 
 			live.pinned = !syscall(__NR_io_uring_register, live.ring,

@@ -799,7 +799,8 @@ static void test_swap_cache_held(void)
 	}
 	for (size_t i = 0; i < HELD; i++)
 		if (!(pm[idx[i]] & PM_SWAP) || !(vec[idx[i]] & 1))
-			tc_fail(&t, "held page %zu: pagemap %#llx, mincore %d: not a cached swap entry",
+			tc_fail(&t,
+				"held page %zu: pagemap %#llx, mincore %d: not a cached swap entry",
 				idx[i], (unsigned long long)pm[idx[i]], vec[idx[i]] & 1);
 	if (t.failed)
 		goto out;

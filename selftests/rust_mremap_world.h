@@ -228,41 +228,55 @@ static inline bool w_page_is(struct w_view *v, uintptr_t a, uint64_t tag, const 
 	return false;
 }
 
-/* Whether [a, a + len) lies inside one VMA of the target (its maps file). */
-static inline bool w_one_vma(struct w_view *v, uintptr_t a, size_t len)
+/*
+ * The target's VMA that holds @a (its maps line): its bounds in *@s and *@e
+ * and its permissions ("rw-p") in @perm; false if @a is unmapped.  The one
+ * reader of /proc/PID/maps the model and the fuzzer's oracle share.
+ */
+static inline bool w_vma_at(struct w_view *v, uintptr_t a, unsigned long *s, unsigned long *e,
+			    char perm[8])
 {
 	FILE *f = fopen(v->maps, "re");
-	unsigned long s, e;
 	char line[512];
-	bool one = false;
+	bool found = false;
 
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s <= a && a < e) {
-			one = a + len <= e;
-			break;
-		}
-	fclose(f);
-	return one;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%lx-%lx %7s", s, e, perm) == 3 && *s <= a && a < *e;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Whether [@a, @a + @len) lies in one VMA of the target. */
+static inline bool w_one_vma(struct w_view *v, uintptr_t a, size_t len)
+{
+	unsigned long s, e;
+	char p[8];
+
+	return w_vma_at(v, a, &s, &e, p) && a + len <= e;
 }
 
 /* The protection of the target's VMA at @a: 'w', 'r', '-' (none) or 0 (unmapped). */
 static inline char w_prot(struct w_view *v, uintptr_t a)
 {
-	FILE *f = fopen(v->maps, "re");
 	unsigned long s, e;
-	char line[512], p[8];
-	char r = 0;
+	char p[8];
 
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx-%lx %7s", &s, &e, p) == 3 && s <= a && a < e) {
-			r = p[1] == 'w' ? 'w' : p[0] == 'r' ? 'r' : '-';
-			break;
-		}
-	if (f)
-		fclose(f);
-	return r;
+	if (!w_vma_at(v, a, &s, &e, p))
+		return 0;
+	return p[1] == 'w' ? 'w' : p[0] == 'r' ? 'r' : '-';
+}
+
+/* Whether every page of [@a, @a + @len) is mapped writable in the target. */
+static inline bool w_writable(struct w_view *v, uintptr_t a, size_t len)
+{
+	unsigned long s, e;
+	char p[8];
+
+	for (uintptr_t next = a; next < a + len; next = e)
+		if (!w_vma_at(v, next, &s, &e, p) || p[1] != 'w')
+			return false;
+	return true;
 }
 
 /* Region and page range helpers for choosing what to act on. */
