@@ -19,9 +19,11 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "rust_mremap_lib.h"
 
@@ -1294,6 +1296,142 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/*
+ * 9. moves toward a VMA the rmap walk visits first, racing migration.  A
+ * and B share rmap identity at equal pgoffs (B adopted A's), so a walk
+ * visits A before B.  A walker (remove_migration_ptes() after a
+ * migration) that looks at A, then at B, misses an entry that moves from
+ * B to A in between, and leaves a migration entry behind: the rmap lock
+ * must keep walkers out of such moves (pgtable_move_need_rmap_locks()).
+ * One thread moves the 4 MiB back and forth as fast as it can while
+ * another, on the other CPU, soft-offlines pages where they are; then
+ * every byte must be where it belongs.  In a child, so that a stale
+ * migration entry (a fault that never resolves) is a timeout, not a hang.
+ */
+#define RACE_SECONDS	4
+
+static struct {
+	uint8_t *r[2];
+	volatile int cur, stop;
+	volatile long offlined;
+} race;
+
+static void *race_offliner(void *arg)
+{
+	uint64_t x = 88172645463325252ULL;
+
+	(void)arg;
+	while (!race.stop) {
+		uint8_t *p = race.r[race.cur];
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (!madvise(p + (x % (LEN / g_ps)) * g_ps, g_ps, MADV_SOFT_OFFLINE))
+			race.offlined++;
+	}
+	return NULL;
+}
+
+static int race_child(int cpu_other)
+{
+	long moves = 0, zapped = 0;
+	struct rust_mremap_move m0;
+	struct timespec t0, t;
+	cpu_set_t cpus;
+	pthread_t th;
+	int rc = 0;
+
+	race.r[0] = map_region(LEN, 0, false);
+	race.r[1] = map_region(LEN, 0, false);
+	if (!race.r[0] || !race.r[1])
+		return 10;
+	rm_fill(race.r[0], LEN, SEED + 21, 0);
+	/* B adopts A's identity at an equal pgoff; the race starts after. */
+	if (rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, 0, race.r[0], race.r[1], LEN, &m0) ||
+	    m0.folios_relocated) {
+		ksft_print_msg("race: the first move did not share rmap identity (relocated %llu)\n",
+			       (unsigned long long)m0.folios_relocated);
+		return 10;
+	}
+	race.cur = 1;
+	pthread_create(&th, NULL, race_offliner, NULL);
+	if (cpu_other >= 0) {
+		CPU_ZERO(&cpus);
+		CPU_SET(cpu_other, &cpus);
+		pthread_setaffinity_np(th, sizeof(cpus), &cpus);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		int from = race.cur, to = !from;
+		struct rust_mremap_move m;
+		int ret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, 0, race.r[from], race.r[to], LEN,
+				  &m);
+
+		if (ret == -EEXIST) {
+			/* The offliner faulted in a zero page where the data had left. */
+			for (size_t o = 0; o < LEN; o += RM_MB(1))
+				madvise(race.r[to] + o, RM_MB(1), MADV_DONTNEED);
+			zapped++;
+			continue;
+		}
+		if (ret || m.moved != LEN || m.folios_relocated) {
+			ksft_print_msg("race: move %ld: %s, moved %llu, relocated %llu\n", moves,
+				       ret ? strerror(-ret) : "ok", (unsigned long long)m.moved,
+				       (unsigned long long)m.folios_relocated);
+			rc = 11;
+			break;
+		}
+		race.cur = to;
+		moves++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < RACE_SECONDS);
+	race.stop = 1;
+	pthread_join(th, NULL);
+	ksft_print_msg("race: %ld moves, %ld pages migrated meanwhile, %ld zero-page zaps\n", moves,
+		       race.offlined, zapped);
+	if (!rc && (moves < 100 || race.offlined < 100))
+		rc = 12;
+	/* A stale migration entry makes one of these reads fault forever. */
+	if (!rc && rm_check(race.r[race.cur], LEN, SEED + 21, 0) != (size_t)-1)
+		rc = 13;
+	return rc;
+}
+
+static void test_reverse_vs_migration(void)
+{
+	struct tc t = { .name = "moves_back_vs_migration" };
+	int cpu = sched_getcpu(), status;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	pid_t pid;
+
+	if (n < 2) {
+		tc_skip(&t, "needs 2 CPUs, has %ld", n);
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0) {
+		alarm(RACE_SECONDS + 60);
+		_exit(race_child(cpu == 0 ? 1 : 0));
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+		tc_fail(&t, "fork/waitpid: %s", strerror(errno));
+		goto out;
+	}
+	if (WIFSIGNALED(status))
+		tc_fail(&t, "the racing child died of %s%s", strsignal(WTERMSIG(status)),
+			WTERMSIG(status) == SIGALRM ? " (stuck: a stale migration entry?)" : "");
+	else if (WEXITSTATUS(status) == 12)
+		tc_fail(&t, "too few moves or migrations to race (see above)");
+	else if (WEXITSTATUS(status) == 13)
+		tc_fail(&t, "the bytes are wrong after the race");
+	else if (WEXITSTATUS(status))
+		tc_fail(&t, "the racing child failed (%d)", WEXITSTATUS(status));
+out:
+	tc_report(&t);
+}
+
+/* ------------------------------------------------------------------ */
 
 int main(void)
 {
@@ -1301,7 +1439,7 @@ int main(void)
 	int cpu;
 
 	ksft_print_header();
-	ksft_set_plan(18);
+	ksft_set_plan(19);
 
 	g_ps = rm_page_size();
 	g_fd = rm_open();
@@ -1317,6 +1455,7 @@ int main(void)
 		sched_setaffinity(0, sizeof(cpus), &cpus);
 	}
 
+	test_reverse_vs_migration();
 	for (int pass = 0; pass < 2; pass++) {
 		g_relocate = pass;
 		test_swap_after_move();
