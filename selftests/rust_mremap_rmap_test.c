@@ -1350,7 +1350,7 @@ static int race_child(int cpu_other)
 	/* B adopts A's identity at an equal pgoff; the race starts after. */
 	if (rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, 0, race.r[0], race.r[1], LEN, &m0) ||
 	    m0.folios_relocated) {
-		ksft_print_msg("race: the first move did not share rmap identity (relocated %llu)\n",
+		ksft_print_msg("race: the first move relocated %llu folios\n",
 			       (unsigned long long)m0.folios_relocated);
 		return 10;
 	}
