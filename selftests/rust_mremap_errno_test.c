@@ -1899,6 +1899,15 @@ static enum res t_thp_unsplittable(int fd)
 	return ok ? R_PASS : R_FAIL;
 }
 
+/* Nanoseconds since *@t0 (CLOCK_MONOTONIC). */
+static long ns_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
+}
+
 /*
  * A pin that appears during the move: a relocating move of 64 MiB (32
  * tables) while another thread registers the last source page as an
@@ -1943,7 +1952,8 @@ static enum res t_pin_during_move(int fd)
 	}
 	for (int trial = 0; trial < 12 && ok && !partway; trial++) {
 		struct rust_mremap_move m;
-		struct timespec t0, t1;
+		struct timespec t0;
+		long took_us;
 		struct pair pr;
 		pthread_t th;
 		size_t moved;
@@ -1960,13 +1970,12 @@ static enum res t_pin_during_move(int fd)
 		pd.go = 1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		ret = rm_move(fd, SELF, RUST_MREMAP_RELOCATE, pr.src, pr.dst, PD_LEN, &m);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+		took_us = ns_since(&t0) / 1000;
 		pthread_join(th, NULL);
 		moved = m.moved;
 		/* The first trial times the move; later ones pin at 1/10, 2/10... of it. */
 		if (!trial)
-			move_us = (t1.tv_sec - t0.tv_sec) * 1000000L +
-				  (t1.tv_nsec - t0.tv_nsec) / 1000;
+			move_us = took_us;
 		delay = move_us * (trial + 1) / 10;
 		ksft_print_msg(
 			"pin after %ld us into a %ld us move: %s, moved %zu of %zu KiB, pin %s\n",
@@ -2021,14 +2030,6 @@ static struct {
 	int ring;
 	volatile int go, registered;
 } pr_pin;
-
-static long ns_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
-}
 
 static void *pr_pinner(void *arg)
 {

@@ -592,6 +592,28 @@ static size_t swap_cached(const uint8_t *p, size_t n, size_t rem, size_t *entrie
 	return c;
 }
 
+/*
+ * The set-up of the swap tests: swap must work (else the test skips) and
+ * two LEN regions at OFF are mapped into *@a and *@b.  False (the test
+ * already skipped or failed) if not.
+ */
+static bool swap_pair(struct tc *t, uint8_t **a, uint8_t **b)
+{
+	const char *why;
+
+	if (!swap_usable(&why)) {
+		tc_skip(t, "%s", why);
+		return false;
+	}
+	*a = map_region(LEN, OFF, false);
+	*b = map_region(LEN, OFF, false);
+	if (!*a || !*b) {
+		tc_fail(t, "mmap: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* 1. swap out after the move */
 
@@ -599,18 +621,9 @@ static void test_swap_after_move(void)
 {
 	struct tc t = { .name = "swap_after_move" };
 	uint8_t *a = NULL, *b = NULL;
-	const char *why;
 
-	if (!swap_usable(&why)) {
-		tc_skip(&t, "%s", why);
+	if (!swap_pair(&t, &a, &b))
 		goto out;
-	}
-	a = map_region(LEN, OFF, false);
-	b = map_region(LEN, OFF, false);
-	if (!a || !b) {
-		tc_fail(&t, "mmap: %s", strerror(errno));
-		goto out;
-	}
 	rm_fill(a, LEN, SEED, 0);
 	/* Realigned: two tables move whole, the last MiB PTE by PTE. */
 	if (!move_checked(&t, "4 MiB at 1 MiB offset", a, b, LEN, 0, exp_pair(true, 0), SEED, 0,
@@ -634,19 +647,10 @@ static void test_swap_before_move(void)
 	size_t n = LEN / g_ps, touched = 0, willneed = 0, cached, cached_entries;
 	struct pmc before, after, vacated;
 	uint8_t *a = NULL, *b = NULL;
-	const char *why;
 	long s;
 
-	if (!swap_usable(&why)) {
-		tc_skip(&t, "%s", why);
+	if (!swap_pair(&t, &a, &b))
 		goto out;
-	}
-	a = map_region(LEN, OFF, false);
-	b = map_region(LEN, OFF, false);
-	if (!a || !b) {
-		tc_fail(&t, "mmap: %s", strerror(errno));
-		goto out;
-	}
 	rm_fill(a, LEN, SEED + 1, 0);
 	s = pageout_swapped(a, LEN);
 	if (s < 0 || (size_t)s * 100 < n * SWAP_MIN_PCT) {
@@ -762,18 +766,13 @@ static void test_swap_cache_held(void)
 	uint64_t *pm = NULL;
 	uint8_t *a = NULL, *b = NULL;
 	int pfd[2] = { -1, -1 };
-	const char *why;
 
-	if (!swap_usable(&why)) {
-		tc_skip(&t, "%s", why);
+	if (!swap_pair(&t, &a, &b))
 		goto out;
-	}
-	a = map_region(LEN, OFF, false);
-	b = map_region(LEN, OFF, false);
 	vec = malloc(n);
 	pm = malloc(n * sizeof(*pm));
 	buf = malloc(HELD * g_ps);
-	if (!a || !b || !vec || !pm || !buf || pipe(pfd)) {
+	if (!vec || !pm || !buf || pipe(pfd)) {
 		tc_fail(&t, "set-up: %s", strerror(errno));
 		goto out;
 	}
