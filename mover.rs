@@ -30,8 +30,9 @@
 use kernel::{
     mm::{
         pgtable::{
-            pmd_align_down, Blocker, LockedFolio, MmuInvalidation, MovePair, MoveVma, Pmd, PmdKind,
-            PtesMoved, ScanResult, Share, TableScratch, PMD_SIZE, PUD_SIZE,
+            pmd_align_down, pud_align_down, Blocker, DeferredMoves, LockedFolio, MmuInvalidation,
+            MovePair, MoveVma, Pmd, PmdKind, PtesMoved, ScanResult, Share, TableScratch, PMD_SIZE,
+            PUD_SIZE,
         },
         MmWithUser, MmapWriteGuard,
     },
@@ -78,7 +79,7 @@ pub(crate) fn move_memory(args: &mut MoveArgs) -> Result {
         _ => Share::No,
     };
 
-    let mut planner = MoveControl::new(&pair, src, dst, len, args.flags, share != Share::No);
+    let mut planner = MoveControl::new(&mut pair, src, dst, len, args.flags, share != Share::No);
     if args.flags & DRY_RUN != 0 {
         let plan = planner.plan()?;
         set_counters(args, &plan);
@@ -97,7 +98,8 @@ pub(crate) fn move_memory(args: &mut MoveArgs) -> Result {
         pair.share(src, dst)?;
     }
 
-    let mut pmc = MoveControl::new(&pair, src, dst, len, args.flags, pair.is_shared());
+    let shared = pair.is_shared();
+    let mut pmc = MoveControl::new(&mut pair, src, dst, len, args.flags, shared);
     let mut done = Counters::default();
     let res = pmc.execute(&mut done);
     args.moved = pmc.progress() as u64;
@@ -171,8 +173,9 @@ fn validate<'a>(
 }
 
 /// The state of one move: mainline's `struct pagetable_move_control`.
-struct MoveControl<'a> {
-    pair: &'a MovePair<'a>,
+struct MoveControl<'p, 'a> {
+    /// Borrowed mutably only so that a run ([`Self::move_run`]) can have it to itself.
+    pair: &'p mut MovePair<'a>,
     /// Where the walk is (starts at the realigned address, if realigned).
     old_addr: usize,
     new_addr: usize,
@@ -185,9 +188,9 @@ struct MoveControl<'a> {
     shared: bool,
 }
 
-impl<'a> MoveControl<'a> {
+impl<'p, 'a> MoveControl<'p, 'a> {
     fn new(
-        pair: &'a MovePair<'a>,
+        pair: &'p mut MovePair<'a>,
         src: usize,
         dst: usize,
         len: usize,
@@ -308,10 +311,14 @@ impl<'a> MoveControl<'a> {
     /// realignment from the review of the mainline series: the table's entries above the end are
     /// none on both sides, so moving it whole moves nothing else).
     fn is_whole(&self, extent: usize) -> bool {
+        self.is_whole_at(self.old_addr, self.new_addr, extent)
+    }
+
+    /// [`Self::is_whole`] for the extent `extent` long at `(old, new)`.
+    fn is_whole_at(&self, old: usize, new: usize, extent: usize) -> bool {
         if extent == PMD_SIZE {
             return true;
         }
-        let (old, new) = (self.old_addr, self.new_addr);
         let (src_end, dst_end) = (old + extent, new + extent);
         !self.no_realign
             && src_end == self.old_end
@@ -429,8 +436,13 @@ impl<'a> MoveControl<'a> {
             }
             _ => Some(pmd.scan(self.pair.src(), s, n / PAGE_SIZE)?),
         };
+        // Folios a table or THP move relocates; the PTE-by-PTE path splits large folios first.
         let relocated = |r: Option<ScanResult>| match r {
             Some(r) if !self.shared => r.folios as u64,
+            _ => 0,
+        };
+        let relocated_split = |r: Option<ScanResult>| match r {
+            Some(r) if !self.shared => r.folio_pages as u64,
             _ => 0,
         };
         if !self.shared && scan.is_some_and(|r| r.busy) {
@@ -446,7 +458,7 @@ impl<'a> MoveControl<'a> {
             }
             Action::Ptes => {
                 c.pte_moves += scan.map_or(0, |r| r.entries as u64);
-                c.folios_relocated += relocated(scan);
+                c.folios_relocated += relocated_split(scan);
                 slots.set(d, PmdKind::Table)?;
             }
             Action::Huge => {
@@ -530,6 +542,10 @@ impl<'a> MoveControl<'a> {
                     continue;
                 }
             }
+            if self.move_run(c)? {
+                retries = 0;
+                continue;
+            }
             let extent = self.extent();
             match self.move_extent(extent, &mut scratch, c)? {
                 Step::Done => {
@@ -569,6 +585,44 @@ impl<'a> MoveControl<'a> {
             }
             _ => false,
         })
+    }
+
+    /// Moves whole tables and THPs from here on, as [`decide`] says, with one TLB flush for all
+    /// of them at the end ([`MovePair::with_deferred_flush`]): a sharing move, where both sides
+    /// are PMD-aligned. The run stops before an extent that needs anything else (a destination
+    /// PMD table allocated, entries moved one by one, a THP split or looked at again), at the
+    /// next PUD boundary (where a PUD window may follow), or on a fatal signal, and the walk goes
+    /// on from there. Returns whether the run got past any extent.
+    fn move_run(&mut self, c: &mut Counters) -> Result<bool> {
+        let (start, new) = (self.old_addr, self.new_addr);
+        if !self.shared || start % PMD_SIZE != 0 || new % PMD_SIZE != 0 {
+            return Ok(false);
+        }
+        let end = self.old_end.min(pud_align_down(start) + PUD_SIZE);
+        // Only the move's last extent can be partial; it moves whole as `is_whole` says.
+        let tail = end % PMD_SIZE;
+        let tail_whole = tail == 0 || self.is_whole_at(end - tail, end - tail - start + new, tail);
+        // The realigned first extent starts below the user's range; its entries are the same.
+        let first = self.in_range((start, new));
+        let mut done = 0;
+        let res = self.pair.with_deferred_flush(|run| {
+            while start + done < end {
+                let s = start + done;
+                let extent = PMD_SIZE.min(end - s);
+                let at = if done == 0 { first } else { (s, new + done) };
+                if !run_extent(run, at, extent == PMD_SIZE || tail_whole, c)? {
+                    break;
+                }
+                done += extent;
+                if kernel::current!().fatal_signal_pending() {
+                    break;
+                }
+                cond_resched();
+            }
+            Ok(())
+        })?;
+        self.next(done);
+        res.map(|()| done != 0)
     }
 
     /// Moves one extent, as [`decide`] says: a whole table, a THP, or entry by entry.
@@ -739,6 +793,47 @@ fn decide(src: PmdKind, whole: bool, dst_none: bool, table_ok: bool) -> Action {
         PmdKind::Huge | PmdKind::Other if whole && dst_none => Action::Huge,
         PmdKind::Huge | PmdKind::Other => Action::Split,
     }
+}
+
+/// Moves one extent of a run ([`MoveControl::move_run`]) from `(s, d)` as [`decide`] says, if
+/// that is a whole table, a THP or nothing. `Ok(false)`: nothing moved, the extent needs the walk
+/// outside the run.
+fn run_extent(
+    run: &DeferredMoves<'_, '_>,
+    (s, d): (usize, usize),
+    whole: bool,
+    c: &mut Counters,
+) -> Result<bool> {
+    let Some(src) = run.src_pmd(s)? else {
+        return Ok(true);
+    };
+    let kind = src.kind();
+    if kind == PmdKind::None {
+        return Ok(true);
+    }
+    // No PMD table at the destination yet: only the walk outside the run may allocate one.
+    let Some(dst) = run.dst_pmd(d)? else {
+        return Ok(false);
+    };
+    Ok(
+        match decide(kind, whole, dst.kind() == PmdKind::None, true) {
+            Action::Nothing => true,
+            Action::Table => {
+                let moved = run.move_table(&src, &dst)?;
+                c.pmd_moves += u64::from(moved);
+                moved
+            }
+            Action::Huge => match run.move_huge_pmd(&src, &dst) {
+                Ok(()) => {
+                    c.huge_pmd_moves += 1;
+                    true
+                }
+                Err(e) if e == EAGAIN || e == ENOENT => false,
+                Err(e) => return Err(e),
+            },
+            Action::Split | Action::Ptes => false,
+        },
+    )
 }
 
 /// What [`MoveControl::move_extent`] did with the current extent.

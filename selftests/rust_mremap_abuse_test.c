@@ -27,7 +27,7 @@ struct abuse_req {
 
 #define ABUSE_IOC	_IOWR(0xBC, 0x01, struct abuse_req)
 
-enum { OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES };
+enum { OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES, OP_DEFERRED_TABLE };
 
 static int afd;
 static size_t ps;
@@ -166,8 +166,11 @@ static bool t_table_dst_upper_half_missing(void)
 	return table_lands_outside(false);
 }
 
-/* A whole-table move whose source table also maps another VMA. */
-static bool t_table_src_shared(void)
+/*
+ * A whole-table move (@op: plain, or in a deferred-flush run) whose source
+ * table also maps another VMA.
+ */
+static bool table_src_shared(int op)
 {
 	uint8_t *s = hole(RM_PMD);
 	uint8_t *lo = map(s, RM_PMD / 2, RW);
@@ -177,7 +180,7 @@ static bool t_table_src_shared(void)
 	long long r;
 
 	rm_fill(lo, RM_PMD / 2, 3, 0);
-	r = call(OP_TABLE, u(lo), u(lo), u(d), u(d), 0);
+	r = call(op, u(lo), u(lo), u(d), u(d), 0);
 	CHECK(r == -EINVAL, "table move of a table shared with another VMA: %s, expected EINVAL\n",
 	      res_str(r));
 	CHECK(rm_check(lo, RM_PMD / 2, 3, 0) == (size_t)-1, "the source changed\n");
@@ -186,6 +189,11 @@ static bool t_table_src_shared(void)
 	munmap(s, RM_PMD);
 	munmap(d, RM_PMD);
 	return ok;
+}
+
+static bool t_table_src_shared(void)
+{
+	return table_src_shared(OP_TABLE);
 }
 
 /* The same move, made sound (both fully covered), does move: the control. */
@@ -286,6 +294,36 @@ static bool t_shared_offset(void)
 	return ok;
 }
 
+/*
+ * A table move in a deferred-flush run keeps every rule of a table move: a
+ * pair that does not share rmap identity has no run, a move off the shared
+ * offset and one of a table that also maps another VMA are refused; a sound
+ * one moves (the run flushes when it ends).
+ */
+static bool t_deferred_table(void)
+{
+	uint8_t *s = map(hole(RM_PMD), RM_PMD, RW);
+	uint8_t *d = map(hole(2 * RM_PMD), 2 * RM_PMD, RW);
+	bool ok = table_src_shared(OP_DEFERRED_TABLE);
+	long long r;
+
+	rm_fill(s, RM_PMD, 9, 0);
+	r = call(OP_DEFERRED_TABLE, u(s), u(s), u(d), u(d), 1);
+	CHECK(r == -EINVAL, "deferred run of a pair that does not share: %s, expected EINVAL\n",
+	      res_str(r));
+	r = call(OP_DEFERRED_TABLE, u(s), u(s), u(d), u(d), 2);
+	CHECK(r == -EINVAL, "deferred table move off the shared offset: %s, expected EINVAL\n",
+	      res_str(r));
+	CHECK(untouched(d, 2 * RM_PMD), "the destination changed\n");
+	r = call(OP_DEFERRED_TABLE, u(s), u(s), u(d), u(d), 0);
+	CHECK(r == 1, "sound deferred table move: %s, expected 1 (moved)\n", res_str(r));
+	CHECK(rm_check(d, RM_PMD, 9, 0) == (size_t)-1, "the bytes did not arrive\n");
+	CHECK(rm_all_zero(s, RM_PMD), "the source still holds bytes\n");
+	munmap(s, RM_PMD);
+	munmap(d, 2 * RM_PMD);
+	return ok;
+}
+
 /* Endpoints the API must refuse as VMAs, whatever the operation. */
 static bool t_endpoints(void)
 {
@@ -328,6 +366,7 @@ static const struct {
 	{ "huge_move_of_a_table_ENOENT",	t_huge_on_table },
 	{ "endpoints_refused",			t_endpoints },
 	{ "shared_pair_keeps_its_offset",	t_shared_offset },
+	{ "deferred_flush_run_keeps_the_rules",	t_deferred_table },
 };
 
 int main(void)

@@ -15,7 +15,9 @@
  *    entries, swap entries): CRIU's incremental dumps depend on it;
  *  - a fatal signal stops a long move part-way, and nothing is lost: every
  *    page is at exactly one of source and destination, the moved part a
- *    prefix.
+ *    prefix;
+ *  - once a move has returned, a thread on another CPU reaches nothing
+ *    through a source address (the TLB flush a run of tables defers).
  *
  * Every failing move is issued as a dry run first, then for real; both must
  * fail with the same errno, report moved == 0 and leave the memory as it was.
@@ -23,8 +25,10 @@
  */
 #include "rust_mremap_lib.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
@@ -1093,6 +1097,148 @@ out:
 	return ok ? R_PASS : R_FAIL;
 }
 
+/* ----------------------------------------------------- stale TLB entries */
+
+#define TLB_TABLES	8
+#define TLB_MARK	0x5ca1ab1e0ddba11ull
+
+/*
+ * The storer: on another CPU, stores to one word in each of the source
+ * tables (so that each has a TLB entry there) until told, then stores the
+ * marker to each once.
+ */
+static struct {
+	_Atomic int phase;		/* 0: store; 1: store the marker; 2: done */
+	_Atomic unsigned long rounds;
+	volatile uint64_t *slot[TLB_TABLES];
+} tlb;
+
+static void *tlb_storer(void *arg)
+{
+	unsigned long v = 1;
+
+	(void)arg;
+	while (atomic_load(&tlb.phase) == 0) {
+		for (int i = 0; i < TLB_TABLES; i++)
+			*tlb.slot[i] = v;
+		atomic_store(&tlb.rounds, v++);
+	}
+	for (int i = 0; i < TLB_TABLES; i++)
+		*tlb.slot[i] = TLB_MARK;
+	atomic_store(&tlb.phase, 2);
+	return NULL;
+}
+
+/*
+ * Once a move has returned, no thread reaches the moved memory through the
+ * source addresses.  A run of whole tables (or THPs) flushes the TLB once,
+ * at its end, and that flush must reach every CPU the target runs on.  The
+ * storer, on the other CPU, keeps storing into each of 8 source tables
+ * while they move into a fresh VMA; after the move it stores a marker at
+ * each source word once more.  Those stores must fault and land in new
+ * pages at the source, never in the moved pages through a stale entry:
+ * the destination keeps the pattern and the storer's counter, not the
+ * marker.
+ */
+static enum res stale_tlb_test(int fd, bool thp)
+{
+	const size_t len = TLB_TABLES * RM_PMD, word = 3 * ps;
+	const unsigned int seed = next_seed++;
+	cpu_set_t old_cpus, one;
+	struct rust_mremap_move m;
+	uint8_t *src = NULL, *dst = NULL;
+	enum res r = R_FAIL;
+	bool ok = true;
+	int ret, cpu = -1, other = -1;
+	pthread_t th;
+
+	if (thp && !rm_thp_available())
+		return skip("kernel without CONFIG_TRANSPARENT_HUGEPAGE");
+	if (sched_getaffinity(0, sizeof(old_cpus), &old_cpus) || CPU_COUNT(&old_cpus) < 2)
+		return skip("needs two CPUs");
+	src = map_pmd(len, 0);
+	dst = src ? map_pmd(len, 0) : NULL;
+	if (!src || !dst)
+		goto out;
+	if (thp && (madvise(src, len, MADV_HUGEPAGE) || madvise(dst, len, MADV_HUGEPAGE)))
+		goto out;
+	rm_fill(src, len, seed, 0);
+	if (thp && rm_anon_huge_kb(src) != (long)(len >> 10)) {
+		ksft_print_msg("source is not %d THPs: AnonHugePages %ld kB\n", TLB_TABLES,
+			       rm_anon_huge_kb(src));
+		goto out;
+	}
+	for (int i = 0; i < TLB_TABLES; i++)
+		tlb.slot[i] = (volatile uint64_t *)(src + i * RM_PMD + word);
+	atomic_store(&tlb.phase, 0);
+	atomic_store(&tlb.rounds, 0);
+
+	/* This thread on the first CPU, the storer on the second. */
+	for (int c = 0; c < CPU_SETSIZE && other < 0; c++)
+		if (CPU_ISSET(c, &old_cpus))
+			*(cpu < 0 ? &cpu : &other) = c;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	pthread_create(&th, NULL, tlb_storer, NULL);
+	CPU_ZERO(&one);
+	CPU_SET(other, &one);
+	pthread_setaffinity_np(th, sizeof(one), &one);
+	while (atomic_load(&tlb.rounds) < 100000)
+		sched_yield();
+
+	ret = rm_move(fd, SELF, 0, src, dst, len, &m);
+	atomic_store(&tlb.phase, 1);
+	while (atomic_load(&tlb.phase) != 2)
+		sched_yield();
+	pthread_join(th, NULL);
+	sched_setaffinity(0, sizeof(old_cpus), &old_cpus);
+	if (ret) {
+		ksft_print_msg("move: %d (%s), moved %llu\n", ret, err_str(ret),
+			       (unsigned long long)m.moved);
+		goto out;
+	}
+	ok &= thp ? rm_counters_are("8 THPs", &m, len, 0, 0, TLB_TABLES)
+		  : rm_counters_are("8 page tables", &m, len, TLB_TABLES, 0, 0);
+
+	for (int i = 0; i < TLB_TABLES; i++) {
+		uint8_t *d = dst + i * RM_PMD, *s = src + i * RM_PMD;
+		uint64_t at_dst = *(uint64_t *)(d + word), at_src = *(uint64_t *)(s + word);
+
+		if (at_dst == TLB_MARK || at_src != TLB_MARK) {
+			ksft_print_msg("table %d: the store after the move reached %s\n", i,
+				       at_dst == TLB_MARK ? "the moved page (a stale TLB entry)"
+							  : "neither page");
+			ksft_print_msg("table %d: %#llx at the destination, %#llx at the source\n",
+				       i, (unsigned long long)at_dst, (unsigned long long)at_src);
+			ok = false;
+		}
+		if (rm_check(d, word, seed, i * RM_PMD) != (size_t)-1 ||
+		    rm_check(d + word + 8, RM_PMD - word - 8, seed, i * RM_PMD + word + 8) !=
+			    (size_t)-1) {
+			ksft_print_msg("table %d: the destination lost the pattern\n", i);
+			ok = false;
+		}
+	}
+	ksft_print_msg("stale TLB (%s): %lu store rounds before the marker\n", thp ? "THP" : "4K",
+		       atomic_load(&tlb.rounds));
+	r = ok ? R_PASS : R_FAIL;
+out:
+	unmap(src, len);
+	unmap(dst, len);
+	return r;
+}
+
+static enum res t_stale_tlb_tables(int fd)
+{
+	return stale_tlb_test(fd, false);
+}
+
+static enum res t_stale_tlb_thp(int fd)
+{
+	return stale_tlb_test(fd, true);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct {
@@ -1118,6 +1264,8 @@ static const struct {
 	{ "softdirty_single",			t_softdirty_single },
 	{ "softdirty_swap",			t_softdirty_swap },
 	{ "fatal_signal_stops_move",		t_fatal_signal },
+	{ "no_stale_tlb_after_table_run",	t_stale_tlb_tables },
+	{ "no_stale_tlb_after_thp_run",		t_stale_tlb_thp },
 };
 
 int main(void)

@@ -1114,6 +1114,15 @@ static long thp_setup(struct tc *t, uint8_t **src, uint8_t **dst, unsigned int s
 		return -1;
 	}
 	ksft_print_msg("%s: source has %ld kB AnonHugePages\n", t->name, kb);
+	/*
+	 * The THPs are there: keep khugepaged out from now on, or it may
+	 * collapse what a partial move vacated (max_ptes_none lets it fill a
+	 * PMD from one page) before the test looks.
+	 */
+	if (madvise(*src, LEN, MADV_NOHUGEPAGE) || madvise(*dst, LEN, MADV_NOHUGEPAGE)) {
+		tc_fail(t, "MADV_NOHUGEPAGE: %s", strerror(errno));
+		return -1;
+	}
 	return kb / (long)(RM_PMD >> 10);
 }
 
@@ -1176,6 +1185,186 @@ static void test_thp_split(void)
 	expect_pattern(&t, "source below after swap-in", a, mib, SEED + 7, 0);
 	expect_pattern(&t, "source above after swap-in", a + 3 * mib, mib, SEED + 7, 3 * mib);
 out:
+	unmap(a, LEN);
+	unmap(b, LEN);
+	tc_report(&t);
+}
+
+/* ------------------------------------------------------------------ */
+/* 5b. mTHP: large folios smaller than a PMD, in a table that moves whole */
+
+#define MTHP_DIR	"/sys/kernel/mm/transparent_hugepage/hugepages-64kB"
+#define PMD_THP_DIR	"/sys/kernel/mm/transparent_hugepage/hugepages-2048kB"
+#define MTHP_PAGES	16
+
+/* The word in brackets of a sysfs choice ("always [never]"), or "" if unreadable. */
+static void sysfs_choice(const char *path, char *buf, size_t len)
+{
+	char line[128] = "", *l, *r;
+	FILE *f = fopen(path, "re");
+
+	buf[0] = 0;
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f)) {
+		l = strchr(line, '[');
+		r = l ? strchr(l, ']') : NULL;
+		if (r)
+			snprintf(buf, len, "%.*s", (int)(r - l - 1), l + 1);
+	}
+	fclose(f);
+}
+
+static bool sysfs_write(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "we");
+	bool ok = f && fputs(val, f) >= 0;
+
+	if (f && fclose(f))
+		ok = false;
+	return ok;
+}
+
+/* A counter of MTHP_DIR/stats, or -1. */
+static long mthp_stat(const char *name)
+{
+	char path[160];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), MTHP_DIR "/stats/%s", name);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * Faults allocate 64 KiB folios, never PMD THPs; the old settings go to
+ * @old64 and @old2m for mthp_restore().  False (the test skipped) where the
+ * kernel has no 64 KiB mTHP.
+ */
+static bool mthp_enable(struct tc *t, char *old64, char *old2m)
+{
+	sysfs_choice(MTHP_DIR "/enabled", old64, 32);
+	sysfs_choice(PMD_THP_DIR "/enabled", old2m, 32);
+	if (!old64[0] || !old2m[0] || mthp_stat("split") < 0) {
+		tc_skip(t, "no 64 KiB mTHP controls and stats in sysfs");
+		return false;
+	}
+	if (!sysfs_write(MTHP_DIR "/enabled", "always") ||
+	    !sysfs_write(PMD_THP_DIR "/enabled", "never")) {
+		tc_fail(t, "cannot set the mTHP sizes: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static void mthp_restore(const char *old64, const char *old2m)
+{
+	if (old64[0])
+		sysfs_write(MTHP_DIR "/enabled", old64);
+	if (old2m[0])
+		sysfs_write(PMD_THP_DIR "/enabled", old2m);
+}
+
+/*
+ * Populate a fresh LEN region at a PMD boundary with 64 KiB folios; returns
+ * how many were allocated, or -1.
+ */
+static long mthp_region(struct tc *t, uint8_t **p, unsigned int seed)
+{
+	long before = mthp_stat("anon_fault_alloc"), n;
+
+	/* MADV_HUGEPAGE undoes map_region()'s MADV_NOHUGEPAGE; PMD THPs are off. */
+	*p = map_region(LEN, 0, true);
+	if (!*p) {
+		tc_fail(t, "mmap: %s", strerror(errno));
+		return -1;
+	}
+	rm_fill(*p, LEN, seed, 0);
+	n = mthp_stat("anon_fault_alloc") - before;
+	if (n <= 0) {
+		tc_skip(t, "no 64 KiB folio was allocated");
+		return -1;
+	}
+	ksft_print_msg("%s: %ld of %zu 64 KiB folios allocated\n", t->name, n,
+		       LEN / (MTHP_PAGES * g_ps));
+	/* Populated: keep khugepaged out (as thp_setup() does). */
+	if (madvise(*p, LEN, MADV_NOHUGEPAGE)) {
+		tc_fail(t, "MADV_NOHUGEPAGE: %s", strerror(errno));
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * A table of 64 KiB folios moves whole, and a relocating move relocates
+ * each folio whole, once, with no split: they are mapped by the table
+ * alone.  A folio mapped in part (one page zapped) is not the table's
+ * alone to move: relocating, that table moves entry by entry, splitting
+ * the folio (and, entry by entry, the others of its table too); sharing,
+ * no folio is looked at and both tables move whole.  The dry run predicts
+ * the folio counts of both paths (move_checked()), the rmap of the moved
+ * folios is walked by reclaim.
+ */
+static void test_mthp_whole(void)
+{
+	struct tc t = { .name = "mthp_whole_in_table" };
+	const size_t half = RM_PMD / g_ps;
+	char old64[32] = "", old2m[32] = "";
+	uint8_t *a = NULL, *b = NULL;
+	long nr, split;
+
+	if (!mthp_enable(&t, old64, old2m))
+		goto out;
+	nr = mthp_region(&t, &a, SEED + 13);
+	b = map_region(LEN, 0, false);
+	if (nr < 0 || !b)
+		goto out;
+	split = mthp_stat("split");
+	if (!move_checked(&t, "4 MiB of 64 KiB folios", a, b, LEN, 0, (struct exp){ 2, 0, 0 },
+			  SEED + 13, 0, true))
+		goto out;
+	split = mthp_stat("split") - split;
+	if (split)
+		tc_fail(&t, "%ld 64 KiB folios were split by a move of whole tables", split);
+	check_pageout(&t, "moved 64 KiB folios", b, LEN);
+	expect_pattern(&t, "64 KiB folios after swap-in", b, LEN, SEED + 13, 0);
+	unmap(a, LEN);
+	unmap(b, LEN);
+
+	/* One page of the second table's first folio zapped. */
+	nr = mthp_region(&t, &a, SEED + 14);
+	b = map_region(LEN, 0, false);
+	if (nr < 0 || !b)
+		goto out;
+	if (madvise(a + RM_PMD, g_ps, MADV_DONTNEED)) {
+		tc_fail(&t, "MADV_DONTNEED: %s", strerror(errno));
+		goto out;
+	}
+	split = mthp_stat("split");
+	if (!move_checked(&t, "4 MiB, one 64 KiB folio mapped in part", a, b, LEN, 0,
+			  g_relocate ? (struct exp){ 1, (long long)(half - 1), 0 }
+				     : (struct exp){ 2, 0, 0 },
+			  SEED + 14, 0, false))
+		goto out;
+	split = mthp_stat("split") - split;
+	if (g_relocate ? split < 1 : split != 0)
+		tc_fail(&t, "%ld 64 KiB folios split by the move (%s)", split,
+			g_relocate ? "at least the one mapped in part" : "none expected");
+	expect_zero(&t, "the zapped page", b + RM_PMD, g_ps);
+	expect_pattern(&t, "the rest", b, RM_PMD, SEED + 14, 0);
+	expect_pattern(&t, "the rest", b + RM_PMD + g_ps, RM_PMD - g_ps, SEED + 14,
+		       RM_PMD + g_ps);
+	check_pageout(&t, "moved folios below the zapped page", b, RM_PMD);
+	check_pageout(&t, "moved folios above the zapped page", b + RM_PMD + g_ps,
+		      LEN - RM_PMD - g_ps);
+out:
+	mthp_restore(old64, old2m);
 	unmap(a, LEN);
 	unmap(b, LEN);
 	tc_report(&t);
@@ -1438,7 +1627,7 @@ int main(void)
 	int cpu;
 
 	ksft_print_header();
-	ksft_set_plan(19);
+	ksft_set_plan(21);
 
 	g_ps = rm_page_size();
 	g_fd = rm_open();
@@ -1464,6 +1653,7 @@ int main(void)
 		test_fork_after_move();
 		test_thp_whole();
 		test_thp_split();
+		test_mthp_whole();
 		test_stack_shift();
 		test_ping_pong();
 	}

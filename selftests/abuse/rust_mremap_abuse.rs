@@ -15,7 +15,7 @@ use kernel::{
     ioctl::_IOWR,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     mm::{
-        pgtable::{MovePair, MoveVma, PtesMoved, TableScratch},
+        pgtable::{MovePair, MoveVma, PtesMoved, TableScratch, PMD_SIZE},
         MmWithUser, MmapWriteGuard,
     },
     prelude::*,
@@ -91,6 +91,12 @@ impl kernel::InPlaceModule for AbuseModule {
 struct AbuseFile;
 
 /// The VMA that contains `addr`, checked as a move endpoint.
+/// A table move in a deferred-flush run (`MovePair::with_deferred_flush()`,
+/// `DeferredMoves::move_table()`) of the entry of `b` (VMA of `a`) into the entry of `d` (VMA of
+/// `c`), after `MovePair::share(b, d)`; with `e` = 1 without sharing, with `e` = 2 into the entry
+/// of `d + PMD_SIZE`, off the shared offset. The destination entry is allocated before the run.
+const OP_DEFERRED_TABLE: u32 = 7;
+
 fn endpoint<'a>(guard: &'a MmapWriteGuard<'a>, addr: u64) -> Result<MoveVma<'a>> {
     let vma = guard.vma_lookup(usize::try_from(addr)?).ok_or(EFAULT)?;
     MoveVma::new(guard, vma)
@@ -142,6 +148,23 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
                 PtesMoved::Done { pages, .. } => Ok(pages as i64),
                 PtesMoved::Blocked(_) => Err(EAGAIN),
             }
+        }
+        OP_DEFERRED_TABLE => {
+            let mut pair = pair(&guard, req)?;
+            let dst_addr = match req.e {
+                0 | 1 => d,
+                2 => d.checked_add(PMD_SIZE).ok_or(EINVAL)?,
+                _ => return Err(EINVAL),
+            };
+            if req.e != 1 {
+                pair.share(b, d)?;
+            }
+            pair.dst().pmd_alloc(dst_addr)?;
+            pair.with_deferred_flush(|run| {
+                let src = run.src_pmd(b)?.ok_or(ENOENT)?;
+                let dst = run.dst_pmd(dst_addr)?.ok_or(ENOENT)?;
+                Ok(run.move_table(&src, &dst)?.into())
+            })?
         }
         _ => Err(EINVAL),
     }
