@@ -31,8 +31,7 @@ use kernel::{
     mm::{
         pgtable::{
             pmd_align_down, pud_align_down, Blocker, DeferredMoves, LockedFolio, MmuInvalidation,
-            MovePair, MoveVma, Pmd, PmdKind, PtesMoved, ScanResult, Share, TableScratch, PMD_SIZE,
-            PUD_SIZE,
+            MovePair, MoveVma, Pmd, PmdKind, PtesMoved, Share, TableScratch, PMD_SIZE, PUD_SIZE,
         },
         MmWithUser, MmapWriteGuard,
     },
@@ -436,14 +435,11 @@ impl<'p, 'a> MoveControl<'p, 'a> {
             }
             _ => Some(pmd.scan(self.pair.src(), s, n / PAGE_SIZE)?),
         };
-        // Folios a table or THP move relocates; the PTE-by-PTE path splits large folios first.
-        let relocated = |r: Option<ScanResult>| match r {
-            Some(r) if !self.shared => r.folios as u64,
-            _ => 0,
-        };
-        let relocated_split = |r: Option<ScanResult>| match r {
-            Some(r) if !self.shared => r.folio_pages as u64,
-            _ => 0,
+        // Folios a table or THP move relocates, and those the PTE-by-PTE path relocates (it
+        // splits large folios first); none when sharing.
+        let (relocated, relocated_split) = match scan {
+            Some(r) if !self.shared => (r.folios as u64, r.folio_pages as u64),
+            _ => (0, 0),
         };
         if !self.shared && scan.is_some_and(|r| r.busy) {
             return Err(EBUSY);
@@ -452,25 +448,25 @@ impl<'p, 'a> MoveControl<'p, 'a> {
             Action::Nothing => {}
             Action::Table => {
                 c.pmd_moves += 1;
-                c.folios_relocated += relocated(scan);
+                c.folios_relocated += relocated;
                 slots.set(s, PmdKind::None)?;
                 slots.set(d, PmdKind::Table)?;
             }
             Action::Ptes => {
                 c.pte_moves += scan.map_or(0, |r| r.entries as u64);
-                c.folios_relocated += relocated_split(scan);
+                c.folios_relocated += relocated_split;
                 slots.set(d, PmdKind::Table)?;
             }
             Action::Huge => {
                 c.huge_pmd_moves += 1;
-                c.folios_relocated += relocated(scan);
+                c.folios_relocated += relocated;
                 slots.set(s, PmdKind::None)?;
                 slots.set(d, PmdKind::Huge)?;
             }
             Action::Split => {
                 // Split, every page is an entry (and, relocating, a folio) of its own.
                 c.pte_moves += pages;
-                if relocated(scan) != 0 {
+                if relocated != 0 {
                     c.folios_relocated += pages;
                 }
                 slots.set(s, PmdKind::Table)?;

@@ -70,6 +70,11 @@ const OP_HUGE: u32 = 5;
 /// `MovePair::share(b, d)`, then `MovePair::move_ptes()` of one page from `b` to `d + e`: a move
 /// at another offset than the one the identity is shared at.
 const OP_SHARED_PTES: u32 = 6;
+/// A table move in a deferred-flush run (`MovePair::with_deferred_flush()`,
+/// `DeferredMoves::move_table()`) of the entry of `b` (VMA of `a`) into the entry of `d` (VMA of
+/// `c`), after `MovePair::share(b, d)`; with `e` = 1 without sharing, with `e` = 2 into the entry
+/// of `d + PMD_SIZE`, off the shared offset. The destination entry is allocated before the run.
+const OP_DEFERRED_TABLE: u32 = 7;
 
 #[pin_data]
 struct AbuseModule {
@@ -91,12 +96,6 @@ impl kernel::InPlaceModule for AbuseModule {
 struct AbuseFile;
 
 /// The VMA that contains `addr`, checked as a move endpoint.
-/// A table move in a deferred-flush run (`MovePair::with_deferred_flush()`,
-/// `DeferredMoves::move_table()`) of the entry of `b` (VMA of `a`) into the entry of `d` (VMA of
-/// `c`), after `MovePair::share(b, d)`; with `e` = 1 without sharing, with `e` = 2 into the entry
-/// of `d + PMD_SIZE`, off the shared offset. The destination entry is allocated before the run.
-const OP_DEFERRED_TABLE: u32 = 7;
-
 fn endpoint<'a>(guard: &'a MmapWriteGuard<'a>, addr: u64) -> Result<MoveVma<'a>> {
     let vma = guard.vma_lookup(usize::try_from(addr)?).ok_or(EFAULT)?;
     MoveVma::new(guard, vma)
