@@ -11,15 +11,17 @@
 //! VMA, as `UFFDIO_MOVE` does. The steps, under the target's mmap write lock:
 //!
 //! 1. [`check_args`] (`EINVAL`), [`target_mm`] (`EBADF`, `ESRCH`, `EPERM`), then, under the lock,
-//!    [`validate`]: the VMAs (`EFAULT`, `EPERM` for sealed, `EOPNOTSUPP`, `EINVAL`), checked and
-//!    write-locked as a `kernel::mm::pgtable::MovePair`; then the rmap mode is chosen.
+//!    the VMAs (`EFAULT`, `EPERM` for sealed, `EOPNOTSUPP`, `EINVAL`), looked up, checked and
+//!    write-locked by `kernel::mm::pgtable::MovePair::new`; then the rmap mode is chosen.
 //! 2. [`MoveControl::plan`]: walk the range as the move will, without changing anything, to find
 //!    a populated destination (`EEXIST`) or an entry that cannot move (`EBUSY`) before anything
 //!    moves, and to count what the move will do (`RUST_MREMAP_DRY_RUN` stops here). A sharing
 //!    move, which moves every entry, only checks the destination. Then, if need be, the
 //!    destination adopts the source's rmap identity.
-//! 3. [`MoveControl::execute`]: the walk itself. Races the plan cannot see (a pin taken by GUP-fast
-//!    meanwhile) and a fatal signal stop it part-way, and `moved` then says exactly how far it got.
+//! 3. [`MoveControl::execute`]: the walk itself, on a `MovePair` (relocating) or a `SharedPair`
+//!    (sharing, after `MovePair::share`), inside one mmu-notifier invalidation that every move
+//!    takes as its proof. Races the plan cannot see (a pin taken by GUP-fast meanwhile) and a
+//!    fatal signal stop it part-way, and `moved` then says exactly how far it got.
 //!
 //! Plan and move decide each extent by the same [`decide`] (and [`decide_pud`] for 1 GiB windows
 //! of a sharing move). The walk realigns its start down to a PMD boundary exactly as mainline's
@@ -30,10 +32,11 @@
 use kernel::{
     mm::{
         pgtable::{
-            pmd_align_down, pud_align_down, Blocker, DeferredMoves, LockedFolio, MmuInvalidation,
-            MovePair, MoveVma, Pmd, PmdKind, PtesMoved, Share, TableScratch, PMD_SIZE, PUD_SIZE,
+            pmd_align_down, pud_align_down, Blocker, LockedFolio, MmuInvalidation, Mode, MovePair,
+            MoveVma, Pmd, PmdKind, PtesMoved, Relocate, RunMoved, Share, Shared, TableScratch,
+            PMD_SIZE, PUD_SIZE,
         },
-        MmWithUser, MmapWriteGuard,
+        MmWithUser,
     },
     page::PAGE_SIZE,
     prelude::*,
@@ -67,40 +70,37 @@ pub(crate) fn move_memory(args: &mut MoveArgs) -> Result {
     if src + len > mm.task_size() || dst + len > mm.task_size() {
         return Err(EINVAL);
     }
-    let guard = mm.mmap_write_lock_killable()?;
-    // Both VMAs are write-locked from here: no page fault runs in them, so the plan stays true
-    // for the move.
-    let mut pair = validate(&guard, src, dst, len)?;
+    let mut guard = mm.mmap_write_lock_killable()?;
+    // The VMAs, looked up through the guard (EFAULT), checked (EPERM, EOPNOTSUPP, EINVAL) and
+    // write-locked: no page fault runs in them from here, so the plan stays true for the move.
+    let pair = MovePair::new(&mut guard, src, dst, len)?;
     // How the moved folios keep a valid rmap: by sharing rmap identity (as mremap() does), or by
     // relocating each folio (as UFFDIO_MOVE does) where sharing is impossible or not wanted.
-    let share = match args.flags & RELOCATE {
-        0 => pair.share_check(src, dst)?,
-        _ => Share::No,
-    };
+    let sharing = args.flags & RELOCATE == 0 && pair.share_check(src, dst)? != Share::No;
 
-    let mut planner = MoveControl::new(&mut pair, src, dst, len, args.flags, share != Share::No);
+    let mut pmc = MoveControl::new(src, dst, len, args.flags, sharing);
     if args.flags & DRY_RUN != 0 {
-        let plan = planner.plan()?;
+        let plan = pmc.plan(&pair)?;
         set_counters(args, &plan);
         return Ok(());
     }
     // A relocating move plans first, to refuse an entry it cannot move (EBUSY) before anything
     // moves. A sharing move moves every entry: only a populated destination can refuse it, and
     // walking the range twice would cost as much as the move itself.
-    if share == Share::No {
-        planner.plan()?;
+    if sharing {
+        pmc.check_dst_empty(&pair)?;
     } else {
-        planner.check_dst_empty()?;
+        pmc.plan(&pair)?;
     }
-    // Only now, with the plan passed, may the destination VMA take the source's identity.
-    if share != Share::No {
-        pair.share(src, dst)?;
-    }
-
-    let shared = pair.is_shared();
-    let mut pmc = MoveControl::new(&mut pair, src, dst, len, args.flags, shared);
     let mut done = Counters::default();
-    let res = pmc.execute(&mut done);
+    let res = if sharing {
+        // Only now, with the plan passed, may the destination VMA take the source's identity.
+        let mut pair = pair.share(src, dst)?;
+        pmc.execute(&mut pair, &mut done)
+    } else {
+        let mut pair = pair;
+        pmc.execute(&mut pair, &mut done)
+    };
     args.moved = pmc.progress() as u64;
     set_counters(args, &done);
     res
@@ -150,31 +150,9 @@ fn target_mm(pidfd: i32) -> Result<ARef<MmWithUser>> {
         .map_err(|e| if e == EACCES { EPERM } else { e })
 }
 
-/// Looks up the VMAs of the two ranges, checks that memory may move between them and write-locks
-/// them: for `src`, then for `dst`, each range inside one VMA (`EFAULT`) that is not sealed
-/// (`EPERM`) and is private anonymous memory (`EOPNOTSUPP`); then the two agree (`EINVAL`).
-fn validate<'a>(
-    guard: &'a MmapWriteGuard<'a>,
-    src: usize,
-    dst: usize,
-    len: usize,
-) -> Result<MovePair<'a>> {
-    let endpoint = |addr: usize| -> Result<MoveVma<'a>> {
-        let vma = guard.vma_lookup(addr).ok_or(EFAULT)?;
-        if addr + len > vma.end() {
-            return Err(EFAULT);
-        }
-        MoveVma::new(guard, vma)
-    };
-    let src_vma = endpoint(src)?;
-    let dst_vma = endpoint(dst)?;
-    MovePair::new(src_vma, dst_vma)
-}
-
-/// The state of one move: mainline's `struct pagetable_move_control`.
-struct MoveControl<'p, 'a> {
-    /// Borrowed mutably only so that a run ([`Self::move_run`]) can have it to itself.
-    pair: &'p mut MovePair<'a>,
+/// The state of one move: mainline's `struct pagetable_move_control`. The pair it walks is
+/// passed to each step: a relocating `MovePair` or, once it shares rmap identity, a `SharedPair`.
+struct MoveControl {
     /// Where the walk is (starts at the realigned address, if realigned).
     old_addr: usize,
     new_addr: usize,
@@ -187,17 +165,9 @@ struct MoveControl<'p, 'a> {
     shared: bool,
 }
 
-impl<'p, 'a> MoveControl<'p, 'a> {
-    fn new(
-        pair: &'p mut MovePair<'a>,
-        src: usize,
-        dst: usize,
-        len: usize,
-        flags: u32,
-        shared: bool,
-    ) -> Self {
+impl MoveControl {
+    fn new(src: usize, dst: usize, len: usize, flags: u32, shared: bool) -> Self {
         Self {
-            pair,
             old_addr: src,
             new_addr: dst,
             old_end: src + len,
@@ -205,10 +175,6 @@ impl<'p, 'a> MoveControl<'p, 'a> {
             no_realign: flags & NO_REALIGN != 0,
             shared,
         }
-    }
-
-    fn guard(&self) -> &'a MmapWriteGuard<'a> {
-        self.pair.src().guard()
     }
 
     /// The source address the user asked for.
@@ -227,12 +193,17 @@ impl<'p, 'a> MoveControl<'p, 'a> {
     /// that precedes `addr` along: the `|DDDDddddSSSSssss|` case) and no VMA lies between the
     /// boundary and `addr`. Unlike mainline there is no exception for the exec stack: bytes
     /// outside `[src, src + len)` are never moved.
-    fn can_align_down(&self, vma: &MoveVma<'_>, addr: usize, size: usize) -> bool {
-        vma.vma().start() == addr && !self.guard().vma_intersects(addr & !(size - 1), addr)
+    fn can_align_down<M>(
+        pair: &MovePair<'_, M>,
+        vma: &MoveVma<'_>,
+        addr: usize,
+        size: usize,
+    ) -> bool {
+        vma.start() == addr && !pair.vma_intersects(addr & !(size - 1), addr)
     }
 
     /// Mainline's `can_realign_addr()`.
-    fn can_realign_addr(&self) -> bool {
+    fn can_realign_addr<M>(&self, pair: &MovePair<'_, M>) -> bool {
         let old_align = self.old_addr & (PMD_SIZE - 1);
         let new_align = self.new_addr & (PMD_SIZE - 1);
 
@@ -243,13 +214,13 @@ impl<'p, 'a> MoveControl<'p, 'a> {
             && old_align != 0
             // Only when source and destination are mutually aligned.
             && old_align == new_align
-            && self.can_align_down(self.pair.src(), self.old_addr, PMD_SIZE)
-            && self.can_align_down(self.pair.dst(), self.new_addr, PMD_SIZE)
+            && Self::can_align_down(pair, pair.src(), self.old_addr, PMD_SIZE)
+            && Self::can_align_down(pair, pair.dst(), self.new_addr, PMD_SIZE)
     }
 
     /// Mainline's `try_realign_addr()`: moves the start, not the end.
-    fn try_realign_addr(&mut self) {
-        if self.can_realign_addr() {
+    fn try_realign_addr<M>(&mut self, pair: &MovePair<'_, M>) {
+        if self.can_realign_addr(pair) {
             self.old_addr = pmd_align_down(self.old_addr);
             self.new_addr = pmd_align_down(self.new_addr);
         }
@@ -269,7 +240,7 @@ impl<'p, 'a> MoveControl<'p, 'a> {
     /// mutually PUD-aligned and nothing is mapped below either side down to the PUD boundary, so
     /// that the start can realign to it as [`Self::try_realign_addr`] does to a PMD boundary.
     /// Only a move that shares rmap identity moves PUD entries.
-    fn pud_window(&self) -> Option<(usize, usize)> {
+    fn pud_window<M>(&self, pair: &MovePair<'_, M>) -> Option<(usize, usize)> {
         if !self.shared {
             return None;
         }
@@ -283,8 +254,8 @@ impl<'p, 'a> MoveControl<'p, 'a> {
             || old > src
             || off != dst % PUD_SIZE
             || self.len_in < PUD_SIZE - off
-            || !self.can_align_down(self.pair.src(), src, PUD_SIZE)
-            || !self.can_align_down(self.pair.dst(), dst, PUD_SIZE)
+            || !Self::can_align_down(pair, pair.src(), src, PUD_SIZE)
+            || !Self::can_align_down(pair, pair.dst(), dst, PUD_SIZE)
         {
             return None;
         }
@@ -309,12 +280,18 @@ impl<'p, 'a> MoveControl<'p, 'a> {
     /// aligned, with nothing mapped above either end up to the next PMD boundary (Lorenzo's tail
     /// realignment from the review of the mainline series: the table's entries above the end are
     /// none on both sides, so moving it whole moves nothing else).
-    fn is_whole(&self, extent: usize) -> bool {
-        self.is_whole_at(self.old_addr, self.new_addr, extent)
+    fn is_whole<M>(&self, pair: &MovePair<'_, M>, extent: usize) -> bool {
+        self.is_whole_at(pair, self.old_addr, self.new_addr, extent)
     }
 
     /// [`Self::is_whole`] for the extent `extent` long at `(old, new)`.
-    fn is_whole_at(&self, old: usize, new: usize, extent: usize) -> bool {
+    fn is_whole_at<M>(
+        &self,
+        pair: &MovePair<'_, M>,
+        old: usize,
+        new: usize,
+        extent: usize,
+    ) -> bool {
         if extent == PMD_SIZE {
             return true;
         }
@@ -323,10 +300,10 @@ impl<'p, 'a> MoveControl<'p, 'a> {
             && src_end == self.old_end
             && old % PMD_SIZE == 0
             && new % PMD_SIZE == 0
-            && src_end == self.pair.src().vma().end()
-            && dst_end == self.pair.dst().vma().end()
-            && !self.guard().vma_intersects(src_end, old + PMD_SIZE)
-            && !self.guard().vma_intersects(dst_end, new + PMD_SIZE)
+            && src_end == pair.src().end()
+            && dst_end == pair.dst().end()
+            && !pair.vma_intersects(src_end, old + PMD_SIZE)
+            && !pair.vma_intersects(dst_end, new + PMD_SIZE)
     }
 
     /// Mainline's `get_extent(NORMAL_PMD)`: up to the next PMD boundary of either side.
@@ -352,11 +329,11 @@ impl<'p, 'a> MoveControl<'p, 'a> {
 
     /// Walks the move without changing anything: fails with `EEXIST` or `EBUSY` where the move
     /// would, and counts what it would do.
-    fn plan(&mut self) -> Result<Counters> {
-        self.check_dst_empty()?;
+    fn plan<M>(&mut self, pair: &MovePair<'_, M>) -> Result<Counters> {
+        self.check_dst_empty(pair)?;
 
         let start = (self.old_addr, self.new_addr);
-        self.try_realign_addr();
+        self.try_realign_addr(pair);
         let mut slots = SlotModel::new(self.old_addr, self.old_end, self.new_addr);
         let mut c = Counters::default();
         let mut retries = 0;
@@ -364,8 +341,8 @@ impl<'p, 'a> MoveControl<'p, 'a> {
             if self.done() {
                 break Ok(c);
             }
-            if let Some(window) = self.pud_window() {
-                match self.plan_pud(window, &mut c) {
+            if let Some(window) = self.pud_window(pair) {
+                match self.plan_pud(pair, window, &mut c) {
                     Ok(true) => {
                         self.next_pud(window);
                         continue;
@@ -375,7 +352,7 @@ impl<'p, 'a> MoveControl<'p, 'a> {
                 }
             }
             let extent = self.extent();
-            match self.plan_extent(extent, &mut slots, &mut c) {
+            match self.plan_extent(pair, extent, &mut slots, &mut c) {
                 Ok(()) => {
                     retries = 0;
                     self.next(extent);
@@ -393,15 +370,15 @@ impl<'p, 'a> MoveControl<'p, 'a> {
     /// Plans a PUD window: what [`Self::move_pud`] will do with it, by the same [`decide_pud`].
     /// `Ok(false)`: the window is walked in PMD extents. (A move that shares rmap identity is
     /// between two VMAs, so no earlier extent changes the destination's PUD slot.)
-    fn plan_pud(&self, window: (usize, usize), c: &mut Counters) -> Result<bool> {
+    fn plan_pud<M>(
+        &self,
+        pair: &MovePair<'_, M>,
+        window: (usize, usize),
+        c: &mut Counters,
+    ) -> Result<bool> {
         let (s, d) = self.in_range(window);
-        let src = self.pair.src().pud(s)?.map_or(PmdKind::None, |p| p.kind());
-        let dst_none = self
-            .pair
-            .dst()
-            .pud(d)?
-            .is_none_or(|p| p.kind() == PmdKind::None);
-        Ok(match decide_pud(src, dst_none) {
+        let dst_none = pair.dst_pud_kind(d)? == PmdKind::None;
+        Ok(match decide_pud(pair.src_pud_kind(s)?, dst_none) {
             Some(PudAction::Move) => {
                 c.pud_moves += 1;
                 true
@@ -413,27 +390,38 @@ impl<'p, 'a> MoveControl<'p, 'a> {
 
     /// Plans one extent: what [`Self::move_extent`] will do with it, by the same [`decide`], on
     /// the page tables as the earlier extents will have left them ([`SlotModel`]).
-    fn plan_extent(&self, extent: usize, slots: &mut SlotModel, c: &mut Counters) -> Result {
-        let whole = self.is_whole(extent);
+    fn plan_extent<M>(
+        &self,
+        pair: &MovePair<'_, M>,
+        extent: usize,
+        slots: &mut SlotModel,
+        c: &mut Counters,
+    ) -> Result {
+        let whole = self.is_whole(pair, extent);
         let (s, d, n) = self.extent_in_range(extent);
         let pages = (n / PAGE_SIZE) as u64;
-        let Some(pmd) = self.pair.src().pmd(s)? else {
+        let Some(pmd) = pair.src_pmd(s)? else {
             return Ok(());
         };
         let kind = pmd.kind();
-        let dst_none = slots.is_none(self.pair.dst(), d)?;
+        // A device-private THP has no folio a relocating move may relocate: refused before
+        // anything moves (a sharing move moves it verbatim, as mremap() does).
+        if kind == PmdKind::Special && !self.shared {
+            return Err(EBUSY);
+        }
+        let dst_none = slots.is_none(pair, d)?;
         // A relocating move looks at every entry (what cannot move, how many folios move); a
         // sharing move only where entries move one by one, to count them. A THP being migrated
         // (`Other`) cannot be looked into: the move waits for it.
         let scan = match kind {
-            PmdKind::None | PmdKind::Other => None,
+            PmdKind::None | PmdKind::Other | PmdKind::Special => None,
             PmdKind::Huge if self.shared => None,
             PmdKind::Table
                 if self.shared && decide(kind, whole, dst_none, true) == Action::Table =>
             {
                 None
             }
-            _ => Some(pmd.scan(self.pair.src(), s, n / PAGE_SIZE)?),
+            _ => Some(pmd.scan(pair.src(), s, n / PAGE_SIZE)?),
         };
         // Folios a table or THP move relocates, and those the PTE-by-PTE path relocates (it
         // splits large folios first); none when sharing.
@@ -477,7 +465,7 @@ impl<'p, 'a> MoveControl<'p, 'a> {
     }
 
     /// `EEXIST` if the destination maps anything, outside the part that overlaps the source.
-    fn check_dst_empty(&self) -> Result {
+    fn check_dst_empty<M>(&self, pair: &MovePair<'_, M>) -> Result {
         let (src, dst) = (self.orig_old_addr(), self.orig_new_addr());
         let dst_end = dst + self.len_in;
         let end = if dst < src && src < dst_end {
@@ -489,26 +477,26 @@ impl<'p, 'a> MoveControl<'p, 'a> {
         while addr < end {
             // A whole 1 GiB with no PMD table (a fresh destination) is passed over at once.
             let pud_next = (addr - addr % PUD_SIZE).saturating_add(PUD_SIZE).min(end);
-            match self.pair.dst().pud(addr)?.map(|pud| pud.kind()) {
-                None | Some(PmdKind::None) => {
+            match pair.dst_pud_kind(addr)? {
+                PmdKind::None => {
                     addr = pud_next;
                     continue;
                 }
-                Some(PmdKind::Table) => {}
-                Some(PmdKind::Huge | PmdKind::Other) => return Err(EEXIST),
+                PmdKind::Table => {}
+                _ => return Err(EEXIST),
             }
             while addr < pud_next {
                 let next = (pmd_align_down(addr) + PMD_SIZE).min(pud_next);
-                if let Some(pmd) = self.pair.dst().pmd(addr)? {
+                if let Some(pmd) = pair.dst_pmd(addr)? {
                     match pmd.kind() {
                         PmdKind::None => {}
                         PmdKind::Table => {
                             let n = (next - addr) / PAGE_SIZE;
-                            if pmd.scan(self.pair.dst(), addr, n)?.entries != 0 {
+                            if pmd.scan(pair.dst(), addr, n)?.entries != 0 {
                                 return Err(EEXIST);
                             }
                         }
-                        PmdKind::Huge | PmdKind::Other => return Err(EEXIST),
+                        PmdKind::Huge | PmdKind::Other | PmdKind::Special => return Err(EEXIST),
                     }
                 }
                 addr = next;
@@ -517,33 +505,52 @@ impl<'p, 'a> MoveControl<'p, 'a> {
         Ok(())
     }
 
-    /// The move itself. Between extents it yields the CPU and stops (`EINTR`, part-way) if the
-    /// caller is being killed, so a long move does not hold the target's mmap lock for a task that
-    /// is gone.
-    fn execute(&mut self, c: &mut Counters) -> Result {
+    /// The move itself, inside one mmu-notifier invalidation of the source range (as
+    /// `move_page_tables()` brackets its walk). Between extents it yields the CPU and stops
+    /// (`EINTR`, part-way) if the caller is being killed, so a long move does not hold the
+    /// target's mmap lock for a task that is gone.
+    fn execute<'g, M: Mode>(&mut self, pair: &mut MovePair<'g, M>, c: &mut Counters) -> Result
+    where
+        MovePair<'g, M>: Moves,
+    {
         let mut scratch = TableScratch::new()?;
 
-        self.try_realign_addr();
-        let _mmu = MmuInvalidation::start(self.guard(), self.old_addr, self.old_end)?;
+        self.try_realign_addr(pair);
+        pair.with_invalidation(self.old_addr, self.old_end, |pair, inv| {
+            self.walk(pair, inv, &mut scratch, c)
+        })
+    }
+
+    /// The walk of [`Self::execute`], extent by extent, as [`decide`] and [`decide_pud`] say.
+    fn walk<'g, M: Mode>(
+        &mut self,
+        pair: &mut MovePair<'g, M>,
+        inv: &MmuInvalidation<'_>,
+        scratch: &mut TableScratch,
+        c: &mut Counters,
+    ) -> Result
+    where
+        MovePair<'g, M>: Moves,
+    {
         let mut retries = 0;
         while !self.done() {
             cond_resched();
             if kernel::current!().fatal_signal_pending() {
                 return Err(EINTR);
             }
-            if let Some(window) = self.pud_window() {
-                if self.move_pud(window, c)? {
+            if let Some(window) = self.pud_window(pair) {
+                if self.move_pud(pair, inv, window, c)? {
                     retries = 0;
                     self.next_pud(window);
                     continue;
                 }
             }
-            if self.move_run(c)? {
+            if self.move_run(pair, inv, c)? {
                 retries = 0;
                 continue;
             }
             let extent = self.extent();
-            match self.move_extent(extent, &mut scratch, c)? {
+            match self.move_extent(pair, inv, extent, scratch, c)? {
                 Step::Done => {
                     retries = 0;
                     self.next(extent);
@@ -561,21 +568,21 @@ impl<'p, 'a> MoveControl<'p, 'a> {
 
     /// Moves a PUD window as [`decide_pud`] says: one PUD entry, or nothing at all to move.
     /// `Ok(false)`: the walk takes the window in PMD extents.
-    fn move_pud(&mut self, window: (usize, usize), c: &mut Counters) -> Result<bool> {
+    fn move_pud<'g, M: Mode>(
+        &mut self,
+        pair: &mut MovePair<'g, M>,
+        inv: &MmuInvalidation<'_>,
+        window: (usize, usize),
+        c: &mut Counters,
+    ) -> Result<bool>
+    where
+        MovePair<'g, M>: Moves,
+    {
         let (s, d) = self.in_range(window);
-        let Some(src) = self.pair.src().pud(s)? else {
-            return Ok(true);
-        };
-        let src_kind = src.kind();
-        // Only a PMD table may move: its destination slot is looked up (allocated) only then.
-        let dst = match src_kind {
-            PmdKind::Table => Some(self.pair.dst().pud_alloc(d)?),
-            _ => None,
-        };
-        let dst_none = dst.as_ref().is_some_and(|p| p.kind() == PmdKind::None);
-        Ok(match (decide_pud(src_kind, dst_none), dst) {
-            (Some(PudAction::Nothing), _) => true,
-            (Some(PudAction::Move), Some(dst)) if self.pair.move_pud(&src, &dst)? => {
+        let dst_none = pair.dst_pud_kind(d)? == PmdKind::None;
+        Ok(match decide_pud(pair.src_pud_kind(s)?, dst_none) {
+            Some(PudAction::Nothing) => true,
+            Some(PudAction::Move) if pair.pud(inv, s, d)? => {
                 c.pud_moves += 1;
                 true
             }
@@ -583,13 +590,22 @@ impl<'p, 'a> MoveControl<'p, 'a> {
         })
     }
 
-    /// Moves whole tables and THPs from here on, as [`decide`] says, with one TLB flush for all
-    /// of them at the end ([`MovePair::with_deferred_flush`]): a sharing move, where both sides
-    /// are PMD-aligned. The run stops before an extent that needs anything else (a destination
-    /// PMD table allocated, entries moved one by one, a THP split or looked at again), at the
-    /// next PUD boundary (where a PUD window may follow), or on a fatal signal, and the walk goes
-    /// on from there. Returns whether the run got past any extent.
-    fn move_run(&mut self, c: &mut Counters) -> Result<bool> {
+    /// Moves whole tables and THPs from here on with one TLB flush for all of them at the end
+    /// (`SharedPair::move_run`): a sharing move, where both sides are PMD-aligned. The run takes
+    /// the extents [`decide`] says move whole (or hold nothing) and stops before any other (a
+    /// destination PMD table to allocate, entries moved one by one, a THP to split or look at
+    /// again) or on a fatal signal; this caller stops it at the next PUD boundary (where a PUD
+    /// window may follow) and before a partial last extent that may not move whole. The walk goes
+    /// on from where it stopped. Returns whether the run got past any extent.
+    fn move_run<'g, M: Mode>(
+        &mut self,
+        pair: &mut MovePair<'g, M>,
+        inv: &MmuInvalidation<'_>,
+        c: &mut Counters,
+    ) -> Result<bool>
+    where
+        MovePair<'g, M>: Moves,
+    {
         let (start, new) = (self.old_addr, self.new_addr);
         if !self.shared || start % PMD_SIZE != 0 || new % PMD_SIZE != 0 {
             return Ok(false);
@@ -597,54 +613,56 @@ impl<'p, 'a> MoveControl<'p, 'a> {
         let end = self.old_end.min(pud_align_down(start) + PUD_SIZE);
         // Only the move's last extent can be partial; it moves whole as `is_whole` says.
         let tail = end % PMD_SIZE;
-        let tail_whole = tail == 0 || self.is_whole_at(end - tail, end - tail - start + new, tail);
-        // The realigned first extent starts below the user's range; its entries are the same.
-        let first = self.in_range((start, new));
-        let mut done = 0;
-        let res = self.pair.with_deferred_flush(|run| {
-            while start + done < end {
-                let s = start + done;
-                let extent = PMD_SIZE.min(end - s);
-                let at = if done == 0 { first } else { (s, new + done) };
-                if !run_extent(run, at, extent == PMD_SIZE || tail_whole, c)? {
-                    break;
-                }
-                done += extent;
-                if kernel::current!().fatal_signal_pending() {
-                    break;
-                }
-                cond_resched();
-            }
-            Ok(())
-        })?;
-        self.next(done);
-        res.map(|()| done != 0)
+        let tail_whole =
+            tail != 0 && self.is_whole_at(pair, end - tail, end - tail - start + new, tail);
+        let pmds = (end - start) / PMD_SIZE + usize::from(tail_whole);
+        let Some(run) = pair.run(inv, start, new, pmds)? else {
+            return Ok(false);
+        };
+        c.pmd_moves += run.tables as u64;
+        c.huge_pmd_moves += run.huge as u64;
+        self.next((run.pmds * PMD_SIZE).min(end - start));
+        Ok(run.pmds != 0)
     }
 
     /// Moves one extent, as [`decide`] says: a whole table, a THP, or entry by entry.
-    fn move_extent(
+    fn move_extent<'g, M: Mode>(
         &mut self,
+        pair: &MovePair<'g, M>,
+        inv: &MmuInvalidation<'_>,
         extent: usize,
         scratch: &mut TableScratch,
         c: &mut Counters,
-    ) -> Result<Step> {
+    ) -> Result<Step>
+    where
+        MovePair<'g, M>: Moves,
+    {
         // The realigned first extent starts below the VMAs; its entry is the same.
         let (s, d, _) = self.extent_in_range(extent);
-        let Some(src) = self.pair.src().pmd(s)? else {
+        let Some(src) = pair.src_pmd(s)? else {
             return Ok(Step::Done);
         };
         let kind = src.kind();
         if kind == PmdKind::None {
             return Ok(Step::Done);
         }
-        let dst = self.pair.dst().pmd_alloc(d)?;
+        // The plan refused it; only a race could bring one here.
+        if kind == PmdKind::Special && !self.shared {
+            return Err(EBUSY);
+        }
+        let dst = pair.dst_pmd_alloc(d)?;
         let dst_kind = dst.kind();
 
         // Whether a table can move whole is the table move's to say: it may not now.
-        match decide(kind, self.is_whole(extent), dst_kind == PmdKind::None, true) {
+        match decide(
+            kind,
+            self.is_whole(pair, extent),
+            dst_kind == PmdKind::None,
+            true,
+        ) {
             Action::Nothing => return Ok(Step::Done),
             Action::Huge => {
-                return match self.pair.move_huge_pmd(&src, &dst) {
+                return match pair.huge(inv, &src, &dst) {
                     Ok(relocated) => {
                         c.huge_pmd_moves += 1;
                         c.folios_relocated += relocated as u64;
@@ -655,11 +673,11 @@ impl<'p, 'a> MoveControl<'p, 'a> {
                 };
             }
             Action::Split => {
-                src.split_huge(self.pair.src(), s)?;
+                src.split_huge(pair.src(), s)?;
                 return Ok(Step::Again);
             }
             Action::Table => {
-                if let Some(relocated) = self.pair.move_table(&src, &dst, scratch)? {
+                if let Some(relocated) = pair.table(inv, &src, &dst, scratch)? {
                     c.pmd_moves += 1;
                     c.folios_relocated += relocated as u64;
                     return Ok(Step::Done);
@@ -672,25 +690,30 @@ impl<'p, 'a> MoveControl<'p, 'a> {
             return Err(EEXIST);
         }
         dst.pte_alloc()?;
-        self.move_extent_ptes(&src, &dst, extent, c)
+        self.move_extent_ptes(pair, inv, &src, &dst, extent, c)
     }
 
     /// Moves the entries of one extent one by one, sleeping on what blocks them (folio locks,
     /// splits, migrations) with no page-table lock held, as `UFFDIO_MOVE` does.
-    fn move_extent_ptes(
+    fn move_extent_ptes<'g, M: Mode>(
         &mut self,
+        pair: &MovePair<'g, M>,
+        inv: &MmuInvalidation<'_>,
         src: &Pmd<'_>,
         dst: &Pmd<'_>,
         extent: usize,
         c: &mut Counters,
-    ) -> Result<Step> {
+    ) -> Result<Step>
+    where
+        MovePair<'g, M>: Moves,
+    {
         let (mut s, mut d, len) = self.extent_in_range(extent);
         let end = s + len;
         let mut locked: Option<LockedFolio> = None;
         let mut retries = 0;
         while s < end {
             let nr = (end - s) / PAGE_SIZE;
-            let res = self.pair.move_ptes(src, s, dst, d, nr, locked.as_ref());
+            let res = pair.ptes(inv, src, s, dst, d, nr, locked.as_ref());
             // Progress made so far in this extent is what `moved` reports on error.
             let res = res.inspect_err(|_| self.set_partial(s))?;
             match res {
@@ -786,50 +809,9 @@ fn decide(src: PmdKind, whole: bool, dst_none: bool, table_ok: bool) -> Action {
         PmdKind::None => Action::Nothing,
         PmdKind::Table if whole && dst_none && table_ok => Action::Table,
         PmdKind::Table => Action::Ptes,
-        PmdKind::Huge | PmdKind::Other if whole && dst_none => Action::Huge,
-        PmdKind::Huge | PmdKind::Other => Action::Split,
+        PmdKind::Huge | PmdKind::Other | PmdKind::Special if whole && dst_none => Action::Huge,
+        PmdKind::Huge | PmdKind::Other | PmdKind::Special => Action::Split,
     }
-}
-
-/// Moves one extent of a run ([`MoveControl::move_run`]) from `(s, d)` as [`decide`] says, if
-/// that is a whole table, a THP or nothing. `Ok(false)`: nothing moved, the extent needs the walk
-/// outside the run.
-fn run_extent(
-    run: &DeferredMoves<'_, '_>,
-    (s, d): (usize, usize),
-    whole: bool,
-    c: &mut Counters,
-) -> Result<bool> {
-    let Some(src) = run.src_pmd(s)? else {
-        return Ok(true);
-    };
-    let kind = src.kind();
-    if kind == PmdKind::None {
-        return Ok(true);
-    }
-    // No PMD table at the destination yet: only the walk outside the run may allocate one.
-    let Some(dst) = run.dst_pmd(d)? else {
-        return Ok(false);
-    };
-    Ok(
-        match decide(kind, whole, dst.kind() == PmdKind::None, true) {
-            Action::Nothing => true,
-            Action::Table => {
-                let moved = run.move_table(&src, &dst)?;
-                c.pmd_moves += u64::from(moved);
-                moved
-            }
-            Action::Huge => match run.move_huge_pmd(&src, &dst) {
-                Ok(()) => {
-                    c.huge_pmd_moves += 1;
-                    true
-                }
-                Err(e) if e == EAGAIN || e == ENOENT => false,
-                Err(e) => return Err(e),
-            },
-            Action::Split | Action::Ptes => false,
-        },
-    )
 }
 
 /// What [`MoveControl::move_extent`] did with the current extent.
@@ -874,13 +856,139 @@ impl SlotModel {
         Ok(())
     }
 
-    /// Whether the destination slot of `addr` (an address of `vma`) will be empty when the walk
+    /// Whether the destination slot of `addr` (a destination address) will be empty when the walk
     /// gets there.
-    fn is_none(&self, vma: &MoveVma<'_>, addr: usize) -> Result<bool> {
+    fn is_none<M>(&self, pair: &MovePair<'_, M>, addr: usize) -> Result<bool> {
         let base = pmd_align_down(addr);
         if let Some((_, kind)) = self.changed.iter().find(|(b, _)| *b == base) {
             return Ok(*kind == PmdKind::None);
         }
-        Ok(vma.pmd(addr)?.is_none_or(|pmd| pmd.kind() == PmdKind::None))
+        Ok(pair
+            .dst_pmd(addr)?
+            .is_none_or(|pmd| pmd.kind() == PmdKind::None))
+    }
+}
+
+/// The moves whose form depends on how the pair keeps rmap valid: relocating every folio
+/// (`MovePair`) or sharing rmap identity (`SharedPair`, which alone moves PUD entries and runs of
+/// tables with one TLB flush). The walk is the same for both.
+trait Moves {
+    /// A whole table: `Some(folios relocated)` if it moved, `None` if it cannot move whole now.
+    fn table(
+        &self,
+        inv: &MmuInvalidation<'_>,
+        src: &Pmd<'_>,
+        dst: &Pmd<'_>,
+        scratch: &mut TableScratch,
+    ) -> Result<Option<usize>>;
+    /// A THP: the folios relocated (0 or 1).
+    fn huge(&self, inv: &MmuInvalidation<'_>, src: &Pmd<'_>, dst: &Pmd<'_>) -> Result<usize>;
+    /// Single entries.
+    #[allow(clippy::too_many_arguments)]
+    fn ptes(
+        &self,
+        inv: &MmuInvalidation<'_>,
+        src: &Pmd<'_>,
+        src_addr: usize,
+        dst: &Pmd<'_>,
+        dst_addr: usize,
+        nr: usize,
+        locked: Option<&LockedFolio>,
+    ) -> Result<PtesMoved>;
+    /// One PUD entry: whether it moved.
+    fn pud(&mut self, inv: &MmuInvalidation<'_>, src: usize, dst: usize) -> Result<bool>;
+    /// A run of whole PMD extents with one TLB flush; `None` if the pair cannot run one.
+    fn run(
+        &mut self,
+        inv: &MmuInvalidation<'_>,
+        src: usize,
+        dst: usize,
+        pmds: usize,
+    ) -> Result<Option<RunMoved>>;
+}
+
+impl Moves for MovePair<'_, Relocate> {
+    fn table(
+        &self,
+        inv: &MmuInvalidation<'_>,
+        src: &Pmd<'_>,
+        dst: &Pmd<'_>,
+        scratch: &mut TableScratch,
+    ) -> Result<Option<usize>> {
+        self.move_table(inv, src, dst, scratch)
+    }
+
+    fn huge(&self, inv: &MmuInvalidation<'_>, src: &Pmd<'_>, dst: &Pmd<'_>) -> Result<usize> {
+        self.move_huge_pmd(inv, src, dst)
+    }
+
+    fn ptes(
+        &self,
+        inv: &MmuInvalidation<'_>,
+        src: &Pmd<'_>,
+        src_addr: usize,
+        dst: &Pmd<'_>,
+        dst_addr: usize,
+        nr: usize,
+        locked: Option<&LockedFolio>,
+    ) -> Result<PtesMoved> {
+        self.move_ptes(inv, src, src_addr, dst, dst_addr, nr, locked)
+    }
+
+    fn pud(&mut self, _: &MmuInvalidation<'_>, _: usize, _: usize) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn run(
+        &mut self,
+        _: &MmuInvalidation<'_>,
+        _: usize,
+        _: usize,
+        _: usize,
+    ) -> Result<Option<RunMoved>> {
+        Ok(None)
+    }
+}
+
+impl Moves for MovePair<'_, Shared> {
+    fn table(
+        &self,
+        inv: &MmuInvalidation<'_>,
+        src: &Pmd<'_>,
+        dst: &Pmd<'_>,
+        _: &mut TableScratch,
+    ) -> Result<Option<usize>> {
+        Ok(self.move_table(inv, src, dst)?.then_some(0))
+    }
+
+    fn huge(&self, inv: &MmuInvalidation<'_>, src: &Pmd<'_>, dst: &Pmd<'_>) -> Result<usize> {
+        self.move_huge_pmd(inv, src, dst).map(|()| 0)
+    }
+
+    fn ptes(
+        &self,
+        inv: &MmuInvalidation<'_>,
+        src: &Pmd<'_>,
+        src_addr: usize,
+        dst: &Pmd<'_>,
+        dst_addr: usize,
+        nr: usize,
+        _: Option<&LockedFolio>,
+    ) -> Result<PtesMoved> {
+        self.move_ptes(inv, src, src_addr, dst, dst_addr, nr)
+    }
+
+    fn pud(&mut self, inv: &MmuInvalidation<'_>, src: usize, dst: usize) -> Result<bool> {
+        self.move_pud(inv, src, dst)
+    }
+
+    fn run(
+        &mut self,
+        inv: &MmuInvalidation<'_>,
+        src: usize,
+        dst: usize,
+        pmds: usize,
+    ) -> Result<Option<RunMoved>> {
+        self.move_run(inv, src, dst, pmds).map(Some)
     }
 }

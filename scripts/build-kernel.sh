@@ -43,6 +43,10 @@ else
 	build=$cache/build-$flavour stamp=$cache/stamp-$flavour log=$cache/build-$flavour.log
 fi
 mkdir -p "$cache"
+# One build at a time: two would not fit this machine, and two writers of one
+# tree would corrupt it.  A second caller waits, then finds the stamp.
+exec 9>"$cache/build.lock"
+flock 9
 make_k=(make -s -C "$src" O="$build" LLVM="-$LLVM_VERSION")
 
 src_version=$(dpkg-query -W -f='${Version}' "$KERNEL_SOURCE_PKG")

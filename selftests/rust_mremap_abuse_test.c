@@ -27,7 +27,7 @@ struct abuse_req {
 
 #define ABUSE_IOC	_IOWR(0xBC, 0x01, struct abuse_req)
 
-enum { OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES, OP_DEFERRED_TABLE };
+enum { OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES, OP_RUN, OP_UNCOVERED };
 
 static int afd;
 static size_t ps;
@@ -167,8 +167,8 @@ static bool t_table_dst_upper_half_missing(void)
 }
 
 /*
- * A whole-table move (@op: plain, or in a deferred-flush run) whose source
- * table also maps another VMA.
+ * A whole-table move (@op: plain, or in a run with one TLB flush) whose
+ * source table also maps another VMA.
  */
 static bool table_src_shared(int op)
 {
@@ -295,32 +295,56 @@ static bool t_shared_offset(void)
 }
 
 /*
- * A table move in a deferred-flush run keeps every rule of a table move: a
- * pair that does not share rmap identity has no run, a move off the shared
- * offset and one of a table that also maps another VMA are refused; a sound
- * one moves (the run flushes when it ends).
+ * A table move in a run with one TLB flush keeps every rule of a table
+ * move: a move off the shared offset and one of a table that also maps
+ * another VMA are refused; a sound one moves (the run flushes when it
+ * ends).  (A run of a pair that does not share rmap identity does not
+ * compile: selftests/abuse/compile_fail/run_needs_shared_pair.rs.)
  */
-static bool t_deferred_table(void)
+static bool t_run_table(void)
 {
 	uint8_t *s = map(hole(RM_PMD), RM_PMD, RW);
 	uint8_t *d = map(hole(2 * RM_PMD), 2 * RM_PMD, RW);
-	bool ok = table_src_shared(OP_DEFERRED_TABLE);
+	bool ok = table_src_shared(OP_RUN);
 	long long r;
 
 	rm_fill(s, RM_PMD, 9, 0);
-	r = call(OP_DEFERRED_TABLE, u(s), u(s), u(d), u(d), 1);
-	CHECK(r == -EINVAL, "deferred run of a pair that does not share: %s, expected EINVAL\n",
-	      res_str(r));
-	r = call(OP_DEFERRED_TABLE, u(s), u(s), u(d), u(d), 2);
-	CHECK(r == -EINVAL, "deferred table move off the shared offset: %s, expected EINVAL\n",
+	r = call(OP_RUN, u(s), u(s), u(d), u(d), 2);
+	CHECK(r == -EINVAL, "run's table move off the shared offset: %s, expected EINVAL\n",
 	      res_str(r));
 	CHECK(untouched(d, 2 * RM_PMD), "the destination changed\n");
-	r = call(OP_DEFERRED_TABLE, u(s), u(s), u(d), u(d), 0);
-	CHECK(r == 1, "sound deferred table move: %s, expected 1 (moved)\n", res_str(r));
+	r = call(OP_RUN, u(s), u(s), u(d), u(d), 0);
+	CHECK(r == 1, "sound table move in a run: %s, expected 1 (moved)\n", res_str(r));
 	CHECK(rm_check(d, RM_PMD, 9, 0) == (size_t)-1, "the bytes did not arrive\n");
 	CHECK(rm_all_zero(s, RM_PMD), "the source still holds bytes\n");
 	munmap(s, RM_PMD);
 	munmap(d, 2 * RM_PMD);
+	return ok;
+}
+
+/*
+ * Every move takes the mmu-notifier invalidation it runs under as a proof:
+ * one that does not cover the source is refused, nothing changed, so no
+ * secondary MMU (KVM, an HMM mirror) can keep a translation of what moved.
+ */
+static bool t_uncovered(void)
+{
+	uint8_t *s = map(hole(RM_PMD), RM_PMD, RW);
+	uint8_t *d = map(hole(RM_PMD), RM_PMD, RW);
+	bool ok = true;
+	long long r;
+
+	rm_fill(s, RM_PMD, 10, 0);
+	r = call(OP_UNCOVERED, u(s), u(s), u(d), u(d), 0);
+	CHECK(r == -EINVAL, "table move outside its invalidation: %s, expected EINVAL\n",
+	      res_str(r));
+	CHECK(rm_check(s, RM_PMD, 10, 0) == (size_t)-1, "the source changed\n");
+	CHECK(untouched(d, RM_PMD), "the destination changed\n");
+	r = call(OP_TABLE, u(s), u(s), u(d), u(d), 0);
+	CHECK(r == 1, "the same move, covered: %s, expected 1 (moved)\n", res_str(r));
+	CHECK(rm_check(d, RM_PMD, 10, 0) == (size_t)-1, "the bytes did not arrive\n");
+	munmap(s, RM_PMD);
+	munmap(d, RM_PMD);
 	return ok;
 }
 
@@ -334,8 +358,13 @@ static bool t_endpoints(void)
 	bool ok = true;
 	long long r;
 
-	if (sh == MAP_FAILED)
-		ksft_exit_fail_msg("mmap shared: %s\n", strerror(errno));
+	int zfd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+	uint8_t *zero = zfd < 0 ? MAP_FAILED :
+			mmap(hole(RM_PMD), RM_PMD, RW, MAP_PRIVATE | MAP_FIXED_NOREPLACE, zfd, 0);
+
+	if (sh == MAP_FAILED || zero == MAP_FAILED)
+		ksft_exit_fail_msg("mmap shared or /dev/zero: %s\n", strerror(errno));
+	close(zfd);
 	rm_fill(rw, RM_PMD, 7, 0);
 	r = call(OP_TABLE, u(rw), u(rw), u(ro), u(ro), 0);
 	CHECK(r == -EINVAL, "RW -> RO table move: %s, expected EINVAL\n", res_str(r));
@@ -345,11 +374,16 @@ static bool t_endpoints(void)
 	r = call(OP_LOOKUP, u(sh), u(sh), 0, 0, 0);
 	CHECK(r == -EOPNOTSUPP, "lookup through a shared VMA: %s, expected EOPNOTSUPP\n",
 	      res_str(r));
+	/* Anonymous to the fault path, but a file mapping with a file offset. */
+	r = call(OP_PTES, u(rw), u(rw), u(zero), u(zero), 1);
+	CHECK(r == -EOPNOTSUPP, "move to MAP_PRIVATE /dev/zero: %s, expected EOPNOTSUPP\n",
+	      res_str(r));
 	CHECK(rm_check(rw, RM_PMD, 7, 0) == (size_t)-1, "the source changed\n");
 	CHECK(untouched(ro, RM_PMD) && untouched(sh, RM_PMD), "a destination changed\n");
 	munmap(rw, RM_PMD);
 	munmap(ro, RM_PMD);
 	munmap(sh, RM_PMD);
+	munmap(zero, RM_PMD);
 	return ok;
 }
 
@@ -366,7 +400,8 @@ static const struct {
 	{ "huge_move_of_a_table_ENOENT",	t_huge_on_table },
 	{ "endpoints_refused",			t_endpoints },
 	{ "shared_pair_keeps_its_offset",	t_shared_offset },
-	{ "deferred_flush_run_keeps_the_rules",	t_deferred_table },
+	{ "run_keeps_the_rules",		t_run_table },
+	{ "move_outside_its_invalidation_EINVAL",	t_uncovered },
 };
 
 int main(void)

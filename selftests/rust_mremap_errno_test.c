@@ -166,7 +166,11 @@ static bool expect_errno(const char *what, int fd, int pidfd, unsigned int flags
 
 /* ------------------------------------------------------ region placement */
 
-enum kind { K_ANON, K_ANON_SHARED, K_FILE_PRIVATE, K_FILE_SHARED };
+/*
+ * K_DEV_ZERO: MAP_PRIVATE of /dev/zero, anonymous to the fault path
+ * (vma_set_anonymous()) but a file mapping with a file offset.
+ */
+enum kind { K_ANON, K_ANON_SHARED, K_FILE_PRIVATE, K_FILE_SHARED, K_DEV_ZERO };
 
 /* Map @len bytes of @k at exactly @addr; files are unlinked temporaries in /tmp. */
 static void *map_kind(void *addr, size_t len, enum kind k)
@@ -191,6 +195,13 @@ static void *map_kind(void *addr, size_t len, enum kind k)
 			return NULL;
 		}
 		flags |= k == K_FILE_SHARED ? MAP_SHARED : MAP_PRIVATE;
+	} else if (k == K_DEV_ZERO) {
+		fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			ksft_print_msg("open /dev/zero: %s\n", strerror(errno));
+			return NULL;
+		}
+		flags |= MAP_PRIVATE;
 	} else {
 		flags |= MAP_SHARED | MAP_ANONYMOUS;
 	}
@@ -711,6 +722,20 @@ static enum res t_file_private_src(int fd)
 static enum res t_file_private_dst(int fd)
 {
 	return kind_test(fd, "dst file MAP_PRIVATE", K_ANON, K_FILE_PRIVATE);
+}
+
+/*
+ * MAP_PRIVATE /dev/zero: adopting the source's rmap identity would
+ * overwrite its file offset, so it is refused like any file mapping.
+ */
+static enum res t_dev_zero_src(int fd)
+{
+	return kind_test(fd, "src /dev/zero MAP_PRIVATE", K_DEV_ZERO, K_ANON);
+}
+
+static enum res t_dev_zero_dst(int fd)
+{
+	return kind_test(fd, "dst /dev/zero MAP_PRIVATE", K_ANON, K_DEV_ZERO);
 }
 
 static enum res t_shared_anon_src(int fd)
@@ -2147,6 +2172,8 @@ static const struct {
 	{ "dst_spans_two_vmas_EFAULT",		t_dst_spans_vmas },
 	{ "file_private_src_EOPNOTSUPP",	t_file_private_src },
 	{ "file_private_dst_EOPNOTSUPP",	t_file_private_dst },
+	{ "dev_zero_private_src_EOPNOTSUPP",	t_dev_zero_src },
+	{ "dev_zero_private_dst_EOPNOTSUPP",	t_dev_zero_dst },
 	{ "shared_anon_src_EOPNOTSUPP",		t_shared_anon_src },
 	{ "shared_file_src_EOPNOTSUPP",		t_shared_file_src },
 	{ "hugetlb_src_EOPNOTSUPP",		t_hugetlb_src },

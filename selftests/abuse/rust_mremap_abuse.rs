@@ -15,9 +15,10 @@ use kernel::{
     ioctl::_IOWR,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     mm::{
-        pgtable::{MovePair, MoveVma, PtesMoved, TableScratch, PMD_SIZE},
-        MmWithUser, MmapWriteGuard,
+        pgtable::{pmd_align_down, MovePair, PtesMoved, TableScratch, PMD_SIZE},
+        MmWithUser,
     },
+    page::PAGE_SIZE,
     prelude::*,
     sync::aref::ARef,
     task::Task,
@@ -56,9 +57,9 @@ unsafe impl AsBytes for AbuseReq {}
 
 const ABUSE_IOC: u32 = _IOWR::<AbuseReq>(0xBC, 0x01);
 
-/// `MoveVma::pmd(b)` in the VMA that contains `a`: 1 found, 0 nothing mapped.
+/// `MovePair::src_pmd(b)` of a pair whose VMAs both contain `a`: 1 found, 0 nothing mapped.
 const OP_LOOKUP: u32 = 1;
-/// `MoveVma::pmd_alloc(b)` in the VMA that contains `a`.
+/// `MovePair::dst_pmd_alloc(b)` of a pair whose VMAs both contain `a`.
 const OP_ALLOC: u32 = 2;
 /// `MovePair::move_table()` of the entry of `b` (VMA of `a`) into the entry of `d` (VMA of `c`):
 /// 1 moved, 0 not now.
@@ -67,14 +68,17 @@ const OP_TABLE: u32 = 3;
 const OP_PTES: u32 = 4;
 /// `MovePair::move_huge_pmd()` of the entry of `b` (VMA of `a`) into that of `d` (VMA of `c`).
 const OP_HUGE: u32 = 5;
-/// `MovePair::share(b, d)`, then `MovePair::move_ptes()` of one page from `b` to `d + e`: a move
-/// at another offset than the one the identity is shared at.
+/// `MovePair::share(b, d)`, then `SharedPair::move_ptes()` of one page from `b` to `d + e`: a
+/// move at another offset than the one the identity is shared at.
 const OP_SHARED_PTES: u32 = 6;
-/// A table move in a deferred-flush run (`MovePair::with_deferred_flush()`,
-/// `DeferredMoves::move_table()`) of the entry of `b` (VMA of `a`) into the entry of `d` (VMA of
-/// `c`), after `MovePair::share(b, d)`; with `e` = 1 without sharing, with `e` = 2 into the entry
-/// of `d + PMD_SIZE`, off the shared offset. The destination entry is allocated before the run.
-const OP_DEFERRED_TABLE: u32 = 7;
+/// `MovePair::share(b, d)`, then a run (`SharedPair::move_run()`) of one PMD extent from the
+/// entry of `b` (VMA of `a`) into the entry of `d` (VMA of `c`), or with `e` = 2 into the entry
+/// of `d + PMD_SIZE`, off the shared offset: tables moved. The destination entry is allocated
+/// before the run. (A run of a pair that does not share does not compile: see
+/// `selftests/abuse/compile_fail/`.)
+const OP_RUN: u32 = 7;
+/// `OP_TABLE` with an mmu-notifier invalidation that does not cover the source.
+const OP_UNCOVERED: u32 = 8;
 
 #[pin_data]
 struct AbuseModule {
@@ -95,75 +99,88 @@ impl kernel::InPlaceModule for AbuseModule {
 
 struct AbuseFile;
 
-/// The VMA that contains `addr`, checked as a move endpoint.
-fn endpoint<'a>(guard: &'a MmapWriteGuard<'a>, addr: u64) -> Result<MoveVma<'a>> {
-    let vma = guard.vma_lookup(usize::try_from(addr)?).ok_or(EFAULT)?;
-    MoveVma::new(guard, vma)
+/// The invalidation every move of an operation gets: the source's PMD around `b`.
+fn cover(b: usize) -> (usize, usize) {
+    let base = pmd_align_down(b);
+    (base, base.saturating_add(PMD_SIZE))
 }
 
-fn pair<'a>(guard: &'a MmapWriteGuard<'a>, req: &AbuseReq) -> Result<MovePair<'a>> {
-    MovePair::new(endpoint(guard, req.a)?, endpoint(guard, req.c)?)
+fn pages(moved: PtesMoved) -> Result<i64> {
+    match moved {
+        PtesMoved::Done { pages, .. } => Ok(pages as i64),
+        PtesMoved::Blocked(_) => Err(EAGAIN),
+    }
 }
 
 fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
-    let guard = mm.mmap_write_lock_killable()?;
-    let (b, d) = (usize::try_from(req.b)?, usize::try_from(req.d)?);
+    let mut guard = mm.mmap_write_lock_killable()?;
+    let (a, b) = (usize::try_from(req.a)?, usize::try_from(req.b)?);
+    let (c, d) = (usize::try_from(req.c)?, usize::try_from(req.d)?);
+    let e = usize::try_from(req.e)?;
+    let (start, end) = cover(b);
     match req.op {
-        OP_LOOKUP => Ok(endpoint(&guard, req.a)?.pmd(b)?.is_some().into()),
-        OP_ALLOC => endpoint(&guard, req.a)?.pmd_alloc(b).map(|_| 0),
-        OP_TABLE => {
-            let pair = pair(&guard, req)?;
-            let src = pair.src().pmd(b)?.ok_or(ENOENT)?;
-            let dst = pair.dst().pmd_alloc(d)?;
-            let mut scratch = TableScratch::new()?;
-            Ok(pair.move_table(&src, &dst, &mut scratch)?.map_or(0, |_| 1))
+        OP_LOOKUP => Ok(MovePair::new(&mut guard, a, a, PAGE_SIZE)?
+            .src_pmd(b)?
+            .is_some()
+            .into()),
+        OP_ALLOC => MovePair::new(&mut guard, a, a, PAGE_SIZE)?
+            .dst_pmd_alloc(b)
+            .map(|_| 0),
+        OP_TABLE | OP_UNCOVERED => {
+            let mut pair = MovePair::new(&mut guard, a, c, PAGE_SIZE)?;
+            let (start, end) = if req.op == OP_TABLE {
+                (start, end)
+            } else {
+                (b, b)
+            };
+            pair.with_invalidation(start, end, |pair, inv| {
+                let src = pair.src_pmd(b)?.ok_or(ENOENT)?;
+                let dst = pair.dst_pmd_alloc(d)?;
+                let mut scratch = TableScratch::new()?;
+                Ok(pair
+                    .move_table(inv, &src, &dst, &mut scratch)?
+                    .map_or(0, |_| 1))
+            })
         }
         OP_PTES => {
-            let pair = pair(&guard, req)?;
-            let src = pair.src().pmd(b)?.ok_or(ENOENT)?;
-            let dst = pair.dst().pmd_alloc(d)?;
-            dst.pte_alloc()?;
-            let nr = usize::try_from(req.e)?;
-            match pair.move_ptes(&src, b, &dst, d, nr, None)? {
-                PtesMoved::Done { pages, .. } => Ok(pages as i64),
-                PtesMoved::Blocked(_) => Err(EAGAIN),
-            }
+            let mut pair = MovePair::new(&mut guard, a, c, PAGE_SIZE)?;
+            pair.with_invalidation(start, end, |pair, inv| {
+                let src = pair.src_pmd(b)?.ok_or(ENOENT)?;
+                let dst = pair.dst_pmd_alloc(d)?;
+                dst.pte_alloc()?;
+                pages(pair.move_ptes(inv, &src, b, &dst, d, e, None)?)
+            })
         }
         OP_HUGE => {
-            let pair = pair(&guard, req)?;
-            let src = pair.src().pmd(b)?.ok_or(ENOENT)?;
-            let dst = pair.dst().pmd_alloc(d)?;
-            pair.move_huge_pmd(&src, &dst).map(|n| n as i64)
+            let mut pair = MovePair::new(&mut guard, a, c, PAGE_SIZE)?;
+            pair.with_invalidation(start, end, |pair, inv| {
+                let src = pair.src_pmd(b)?.ok_or(ENOENT)?;
+                let dst = pair.dst_pmd_alloc(d)?;
+                pair.move_huge_pmd(inv, &src, &dst).map(|n| n as i64)
+            })
         }
         OP_SHARED_PTES => {
-            let mut pair = pair(&guard, req)?;
-            pair.share(b, d)?;
-            let e = usize::try_from(req.e)?;
+            let mut pair = MovePair::new(&mut guard, a, c, PAGE_SIZE)?.share(b, d)?;
             let dst_addr = d.checked_add(e).ok_or(EINVAL)?;
-            let src = pair.src().pmd(b)?.ok_or(ENOENT)?;
-            let dst = pair.dst().pmd_alloc(dst_addr)?;
-            dst.pte_alloc()?;
-            match pair.move_ptes(&src, b, &dst, dst_addr, 1, None)? {
-                PtesMoved::Done { pages, .. } => Ok(pages as i64),
-                PtesMoved::Blocked(_) => Err(EAGAIN),
-            }
+            pair.with_invalidation(start, end, |pair, inv| {
+                let src = pair.src_pmd(b)?.ok_or(ENOENT)?;
+                let dst = pair.dst_pmd_alloc(dst_addr)?;
+                dst.pte_alloc()?;
+                pages(pair.move_ptes(inv, &src, b, &dst, dst_addr, 1)?)
+            })
         }
-        OP_DEFERRED_TABLE => {
-            let mut pair = pair(&guard, req)?;
-            let dst_addr = match req.e {
-                0 | 1 => d,
+        OP_RUN => {
+            let dst_addr = match e {
+                0 => d,
                 2 => d.checked_add(PMD_SIZE).ok_or(EINVAL)?,
                 _ => return Err(EINVAL),
             };
-            if req.e != 1 {
-                pair.share(b, d)?;
-            }
-            pair.dst().pmd_alloc(dst_addr)?;
-            pair.with_deferred_flush(|run| {
-                let src = run.src_pmd(b)?.ok_or(ENOENT)?;
-                let dst = run.dst_pmd(dst_addr)?.ok_or(ENOENT)?;
-                Ok(run.move_table(&src, &dst)?.into())
-            })?
+            let mut pair = MovePair::new(&mut guard, a, c, PAGE_SIZE)?.share(b, d)?;
+            pair.dst_pmd_alloc(dst_addr)?;
+            let (sbase, dbase) = (pmd_align_down(b), pmd_align_down(dst_addr));
+            pair.with_invalidation(start, end, |pair, inv| {
+                Ok(pair.move_run(inv, sbase, dbase, 1)?.tables as i64)
+            })
         }
         _ => Err(EINVAL),
     }

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The sound use the misuses below depart from: a pair, a lookup, a move under an invalidation, a share, a PUD move and a run. It must compile, or the failures below prove nothing.
+//!
+//! expect: pass
+
+use kernel::{
+    mm::{pgtable::*, MmWithUser},
+    prelude::*,
+};
+
+/// Moves the table at `src` to `dst`, then shares and runs.
+pub fn sound(mm: &MmWithUser, src: usize, dst: usize) -> Result {
+    let mut guard = mm.mmap_write_lock_killable()?;
+    let mut pair = MovePair::new(&mut guard, src, dst, PMD_SIZE)?;
+    let mut scratch = TableScratch::new()?;
+    pair.with_invalidation(src, src + PMD_SIZE, |pair, inv| -> Result {
+        let s = pair.src_pmd(src)?.ok_or(ENOENT)?;
+        let d = pair.dst_pmd_alloc(dst)?;
+        pair.move_table(inv, &s, &d, &mut scratch)?;
+        Ok(())
+    })?;
+    let mut pair = pair.share(src, dst)?;
+    pair.with_invalidation(src, src + PMD_SIZE, |pair, inv| -> Result {
+        pair.move_pud(inv, src, dst)?;
+        pair.move_run(inv, src, dst, 1)?;
+        Ok(())
+    })?;
+    drop(pair);
+    // The guard is the caller's again once the pair is gone.
+    let _ = guard.vma_lookup(src);
+    Ok(())
+}
