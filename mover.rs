@@ -616,13 +616,14 @@ impl MoveControl {
         let tail_whole =
             tail != 0 && self.is_whole_at(pair, end - tail, end - tail - start + new, tail);
         let pmds = (end - start) / PMD_SIZE + usize::from(tail_whole);
-        let Some(run) = pair.run(inv, start, new, pmds)? else {
+        let Some((run, res)) = pair.run(inv, start, new, pmds) else {
             return Ok(false);
         };
+        // What the run moved is reported even if it stopped on an error.
         c.pmd_moves += run.tables as u64;
         c.huge_pmd_moves += run.huge as u64;
         self.next((run.pmds * PMD_SIZE).min(end - start));
-        Ok(run.pmds != 0)
+        res.map(|()| run.pmds != 0)
     }
 
     /// Moves one extent, as [`decide`] says: a whole table, a THP, or entry by entry.
@@ -897,14 +898,15 @@ trait Moves {
     ) -> Result<PtesMoved>;
     /// One PUD entry: whether it moved.
     fn pud(&mut self, inv: &MmuInvalidation<'_>, src: usize, dst: usize) -> Result<bool>;
-    /// A run of whole PMD extents with one TLB flush; `None` if the pair cannot run one.
+    /// A run of whole PMD extents with one TLB flush: how far it got and how it ended; `None` if
+    /// the pair cannot run one.
     fn run(
         &mut self,
         inv: &MmuInvalidation<'_>,
         src: usize,
         dst: usize,
         pmds: usize,
-    ) -> Result<Option<RunMoved>>;
+    ) -> Option<(RunMoved, Result)>;
 }
 
 impl Moves for MovePair<'_, Relocate> {
@@ -945,8 +947,8 @@ impl Moves for MovePair<'_, Relocate> {
         _: usize,
         _: usize,
         _: usize,
-    ) -> Result<Option<RunMoved>> {
-        Ok(None)
+    ) -> Option<(RunMoved, Result)> {
+        None
     }
 }
 
@@ -988,7 +990,7 @@ impl Moves for MovePair<'_, Shared> {
         src: usize,
         dst: usize,
         pmds: usize,
-    ) -> Result<Option<RunMoved>> {
-        self.move_run(inv, src, dst, pmds).map(Some)
+    ) -> Option<(RunMoved, Result)> {
+        Some(self.move_run(inv, src, dst, pmds))
     }
 }

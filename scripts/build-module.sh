@@ -15,6 +15,11 @@ build=${KDIR:-$cache/build}
 [ -f "$build/Module.symvers" ] || [ -f "$build/vmlinux" ] || {
 	echo "build-module: no kernel build at $build (run scripts/build-kernel.sh)" >&2; exit 1; }
 make_k=(make -s -C "$build" LLVM="-$LLVM_VERSION")
+# Not while scripts/build-kernel.sh (re)configures or builds the tree: it
+# holds this lock, and a module built against a tree being reconfigured
+# fails or, worse, builds against the wrong config.
+exec 9>"$cache/build.lock"
+flock 9
 
 if [ "${1:-}" = --in-tree ]; then
 	src=$cache/src

@@ -11,6 +11,9 @@ cache=${RUST_MREMAP_CACHE:-$HOME/.cache/rust_mremap}
 src=$cache/src build=${KDIR:-$cache/build}
 rc=0
 fail() { echo "lint: $*" >&2; rc=1; }
+# It builds against the cached tree: not while scripts/build-kernel.sh does.
+exec 9>"$cache/build.lock"
+flock 9
 
 # rustfmt, with the kernel's own configuration.
 rustfmt --check --edition 2021 --config-path "$src/.rustfmt.toml" "$repo"/*.rs "$repo"/selftests/abuse/*.rs \
@@ -80,7 +83,8 @@ done
 # Long lines are only CHECKs with -f, but warnings in a posted patch (the
 # series' selftests patch): find them here already.
 "$src/scripts/checkpatch.pl" --no-tree -q --strict --types LONG_LINE,LONG_LINE_STRING,LONG_LINE_COMMENT \
-	-f "$repo"/selftests/*.c "$repo"/selftests/*.h "$repo"/*.rs ||
+	-f "$repo"/selftests/*.c "$repo"/selftests/*.h "$repo"/*.rs "$repo"/selftests/abuse/*.rs \
+	"$repo"/selftests/abuse/compile_fail/*.rs ||
 	fail "checkpatch: long lines"
 
 [ $rc = 0 ] && echo "lint: clean" >&2

@@ -1431,12 +1431,14 @@ static void test_mthp_swap_cache_busy(void)
 	}
 	for (int i = 0; i < MTHP_PAGES; i++)
 		if (!(pm[i] & PM_SWAP) || !(vec[i] & 1)) {
-			tc_fail(&t, "page %d of the folio: pagemap %#llx, mincore %d: not a cached swap entry",
+			tc_fail(&t,
+				"page %d of the folio: pagemap %#llx, mincore %d: not a cached swap entry",
 				i, (unsigned long long)pm[i], vec[i] & 1);
 			goto out;
 		}
 	if (swpout < 1) {
-		tc_fail(&t, "the 64 KiB folio was split at swap-out (swpout +%ld): no large swap-cache folio",
+		tc_fail(&t,
+			"the 64 KiB folio was split at swap-out (swpout +%ld): no large swap-cache folio",
 			swpout);
 		goto out;
 	}
@@ -1447,7 +1449,8 @@ static void test_mthp_swap_cache_busy(void)
 
 		ret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, flags, a, b, LEN, &m);
 		if (ret != -EBUSY || m.moved || m.pmd_moves || m.pte_moves || m.folios_relocated)
-			tc_fail(&t, "%s relocating move: %s, moved %llu, %llu tables, %llu entries; expected EBUSY with nothing moved",
+			tc_fail(&t,
+				"%s relocating move: %s, moved %llu, %llu tables, %llu entries; expected EBUSY with nothing moved",
 				dry ? "dry-run" : "real", ret ? strerror(-ret) : "success",
 				(unsigned long long)m.moved, (unsigned long long)m.pmd_moves,
 				(unsigned long long)m.pte_moves);
@@ -1456,7 +1459,8 @@ static void test_mthp_swap_cache_busy(void)
 		tc_fail(&t, "the destination changed");
 	ret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, 0, a, b, LEN, &m);
 	if (ret || m.moved != LEN || m.folios_relocated)
-		tc_fail(&t, "sharing move: %s, moved %llu, %llu relocated; expected all moved, none relocated",
+		tc_fail(&t,
+			"sharing move: %s, moved %llu, %llu relocated; expected all moved, none relocated",
 			ret ? strerror(-ret) : "success", (unsigned long long)m.moved,
 			(unsigned long long)m.folios_relocated);
 	else

@@ -179,7 +179,8 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
             pair.dst_pmd_alloc(dst_addr)?;
             let (sbase, dbase) = (pmd_align_down(b), pmd_align_down(dst_addr));
             pair.with_invalidation(start, end, |pair, inv| {
-                Ok(pair.move_run(inv, sbase, dbase, 1)?.tables as i64)
+                let (run, res) = pair.move_run(inv, sbase, dbase, 1);
+                res.map(|()| run.tables as i64)
             })
         }
         _ => Err(EINVAL),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The sound use the misuses below depart from: a pair, a lookup, a move under an invalidation, a share, a PUD move and a run. It must compile, or the failures below prove nothing.
+//! The sound use the misuses below depart from: a pair, a lookup, a move under an invalidation, a
+//! share, a PUD move and a run. It must compile, or the failures below prove nothing.
 //!
 //! expect: pass
 
@@ -23,7 +24,7 @@ pub fn sound(mm: &MmWithUser, src: usize, dst: usize) -> Result {
     let mut pair = pair.share(src, dst)?;
     pair.with_invalidation(src, src + PMD_SIZE, |pair, inv| -> Result {
         pair.move_pud(inv, src, dst)?;
-        pair.move_run(inv, src, dst, 1)?;
+        pair.move_run(inv, src, dst, 1).1?;
         Ok(())
     })?;
     drop(pair);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The guard used behind a live pair's back (here to look up a VMA, which a caller could then lock for reading).
+//! The guard used behind a live pair's back (here to look up a VMA, which a caller could then lock
+//! for reading).
 //!
 //! expect: E0502
 

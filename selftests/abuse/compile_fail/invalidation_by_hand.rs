@@ -3,7 +3,7 @@
 //! An invalidation made by hand, which nothing would end.
 //!
 //! expect: other
-//! expect-message: cannot construct `kernel::mm::pgtable::MmuInvalidation<'_>` with struct literal syntax due to private fields
+//! expect-message: cannot construct `kernel::mm::pgtable::MmuInvalidation
 
 use kernel::mm::{pgtable::*, MmWithUser};
 

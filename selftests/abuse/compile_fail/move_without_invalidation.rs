@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A move without the mmu-notifier invalidation that covers it: KVM or an HMM mirror would keep the old translation.
+//! A move without the mmu-notifier invalidation that covers it: KVM or an HMM mirror would keep the
+//! old translation.
 //!
 //! expect: E0061
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A Pmd kept across a PUD move: the PMD table it points into moves, and its entries then map other addresses.
+//! A Pmd kept across a PUD move: the PMD table it points into moves, and its entries then map other
+//! addresses.
 //!
 //! expect: E0502
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A Pmd kept across a run: the run holds the rmap lock and defers the TLB flush, and must be the only thing moving.
+//! A Pmd kept across a run: the run holds the rmap lock and defers the TLB flush, and must be the
+//! only thing moving.
 //!
 //! expect: E0502
 
@@ -16,7 +17,7 @@ pub fn misuse(mm: &MmWithUser, src: usize, dst: usize) -> Result {
     pair.with_invalidation(src, src + PMD_SIZE, |pair, inv| -> Result {
         let s = pair.src_pmd(src)?.ok_or(ENOENT)?;
         let d = pair.dst_pmd_alloc(dst)?;
-        pair.move_run(inv, src, dst, 1)?;
+        pair.move_run(inv, src, dst, 1).1?;
         pair.move_table(inv, &s, &d)?;
         Ok(())
     })

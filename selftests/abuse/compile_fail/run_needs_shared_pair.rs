@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A run on a pair that relocates: only a pair that shares rmap identity holds everything a stale TLB entry reaches under the one lock a run takes.
+//! A run on a pair that relocates: only a pair that shares rmap identity holds everything a stale
+//! TLB entry reaches under the one lock a run takes.
 //!
 //! expect: E0599
 
@@ -14,7 +15,7 @@ pub fn misuse(mm: &MmWithUser, src: usize, dst: usize) -> Result {
     let mut guard = mm.mmap_write_lock_killable()?;
     let mut pair = MovePair::new(&mut guard, src, dst, PMD_SIZE)?;
     pair.with_invalidation(src, src + PMD_SIZE, |pair, inv| -> Result {
-        pair.move_run(inv, src, dst, 1)?;
+        pair.move_run(inv, src, dst, 1).1?;
         Ok(())
     })
 }

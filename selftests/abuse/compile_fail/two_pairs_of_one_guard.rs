@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A second pair of the same guard while the first lives: it could relocate a folio into a VMA whose identity the first shares, or move a table under the first's run.
+//! A second pair of the same guard while the first lives: it could relocate a folio into a VMA
+//! whose identity the first shares, or move a table under the first's run.
 //!
 //! expect: E0499
 

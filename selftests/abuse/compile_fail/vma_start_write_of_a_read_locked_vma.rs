@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Write-locking a VMA the caller holds a per-VMA read lock of: vma_start_write() would wait for the caller forever. The guard no longer offers it; a MovePair locks only VMAs it looked up through the guard.
+//! Write-locking a VMA the caller holds a per-VMA read lock of: vma_start_write() would wait for
+//! the caller forever. The guard no longer offers it; a MovePair locks only VMAs it looked up
+//! through the guard.
 //!
 //! expect: E0599
 
