@@ -1371,110 +1371,6 @@ out:
 }
 
 
-/*
- * 5c. A 64 KiB folio swapped out whole but held in the swap cache (a pipe
- * holds one of its pages): its 16 entries are exclusive swap entries whose
- * swap-cache folio is large.  A relocating move cannot relocate it (the
- * PTE-by-PTE path would have to split a folio mapped nowhere): the plan
- * must refuse it with EBUSY before anything moves, dry run and real move
- * alike, not stop part-way.  A sharing move touches no folio and moves it.
- */
-static void test_mthp_swap_cache_busy(void)
-{
-	struct tc t = { .name = "mthp_swap_cache_EBUSY_up_front" };
-	char old64[32] = "", old2m[32] = "";
-	uint8_t *a = NULL, *b = NULL;
-	uint64_t pm[MTHP_PAGES];
-	unsigned char vec[MTHP_PAGES];
-	struct rust_mremap_move m;
-	int pfd[2] = { -1, -1 };
-	const char *why;
-	long swpout;
-	int ret;
-
-	if (!swap_usable(&why)) {
-		tc_skip(&t, "%s", why);
-		goto out;
-	}
-	if (!mthp_enable(&t, old64, old2m))
-		goto out;
-	if (mthp_region(&t, &a, SEED + 16) < 0)
-		goto out;
-	b = map_region(LEN, 0, false);
-	if (!b || pipe(pfd)) {
-		tc_fail(&t, "set-up: %s", strerror(errno));
-		goto out;
-	}
-	{
-		struct iovec iov = { .iov_base = a + RM_MB(1), .iov_len = g_ps };
-
-		if (vmsplice(pfd[1], &iov, 1, SPLICE_F_NONBLOCK) != (ssize_t)g_ps) {
-			tc_fail(&t, "vmsplice: %s", strerror(errno));
-			goto out;
-		}
-	}
-	swpout = mthp_stat("swpout");
-	for (int i = 0; i < 10; i++) {
-		if (madvise(a + RM_MB(1), MTHP_PAGES * g_ps, MADV_PAGEOUT)) {
-			tc_fail(&t, "MADV_PAGEOUT: %s", strerror(errno));
-			goto out;
-		}
-		if (rm_pagemap(a + RM_MB(1), MTHP_PAGES, pm) && (pm[MTHP_PAGES - 1] & PM_SWAP))
-			break;
-		usleep(10000);
-	}
-	swpout = mthp_stat("swpout") - swpout;
-	if (mincore(a + RM_MB(1), MTHP_PAGES * g_ps, vec) ||
-	    !rm_pagemap(a + RM_MB(1), MTHP_PAGES, pm)) {
-		tc_fail(&t, "mincore/pagemap: %s", strerror(errno));
-		goto out;
-	}
-	for (int i = 0; i < MTHP_PAGES; i++)
-		if (!(pm[i] & PM_SWAP) || !(vec[i] & 1)) {
-			tc_fail(&t,
-				"page %d of the folio: pagemap %#llx, mincore %d: not a cached swap entry",
-				i, (unsigned long long)pm[i], vec[i] & 1);
-			goto out;
-		}
-	if (swpout < 1) {
-		tc_fail(&t,
-			"the 64 KiB folio was split at swap-out (swpout +%ld): no large swap-cache folio",
-			swpout);
-		goto out;
-	}
-	ksft_print_msg("%s: a 64 KiB folio swapped out whole, held in the swap cache\n", t.name);
-
-	for (int dry = 1; dry >= 0; dry--) {
-		unsigned int flags = RUST_MREMAP_RELOCATE | (dry ? RUST_MREMAP_DRY_RUN : 0);
-
-		ret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, flags, a, b, LEN, &m);
-		if (ret != -EBUSY || m.moved || m.pmd_moves || m.pte_moves || m.folios_relocated)
-			tc_fail(&t,
-				"%s relocating move: %s, moved %llu, %llu tables, %llu entries; expected EBUSY with nothing moved",
-				dry ? "dry-run" : "real", ret ? strerror(-ret) : "success",
-				(unsigned long long)m.moved, (unsigned long long)m.pmd_moves,
-				(unsigned long long)m.pte_moves);
-	}
-	if (!rm_all_zero(b, LEN))
-		tc_fail(&t, "the destination changed");
-	ret = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, 0, a, b, LEN, &m);
-	if (ret || m.moved != LEN || m.folios_relocated)
-		tc_fail(&t,
-			"sharing move: %s, moved %llu, %llu relocated; expected all moved, none relocated",
-			ret ? strerror(-ret) : "success", (unsigned long long)m.moved,
-			(unsigned long long)m.folios_relocated);
-	else
-		expect_pattern(&t, "destination", b, LEN, SEED + 16, 0);
-out:
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
-	mthp_restore(old64, old2m);
-	unmap(a, LEN);
-	unmap(b, LEN);
-	tc_report(&t);
-}
 
 /* ------------------------------------------------------------------ */
 /* 6. same-VMA downward overlapping move (exec stack shift) */
@@ -1733,7 +1629,7 @@ int main(void)
 	int cpu;
 
 	ksft_print_header();
-	ksft_set_plan(22);
+	ksft_set_plan(21);
 
 	g_ps = rm_page_size();
 	g_fd = rm_open();
@@ -1763,7 +1659,6 @@ int main(void)
 		test_stack_shift();
 		test_ping_pong();
 	}
-	test_mthp_swap_cache_busy();
 
 	close(g_fd);
 	ksft_finished();
