@@ -68,8 +68,15 @@ module-intree: kernel
 module-abuse: kernel
 	@scripts/build-module.sh --abuse >/dev/null
 
+# Mainline's mm selftests (TARGETS=mm, which vm/guest-check.sh runs) install
+# into the same tree first, with the kernel's LLVM (their page_frag test
+# module builds against it; FORCE_TARGETS: a failed build fails); ours
+# install second, whose install writes the runner's list: rust_mremap only.
+LLVM_VERSION := $(shell . scripts/versions.env && echo $$LLVM_VERSION)
 selftests: kernel
 	@scripts/intree.sh selftests $(CACHE)/src
+	@$(MAKE) -s -C $(KSFT_DIR) TARGETS=mm O=$(KDIR) LLVM=-$(LLVM_VERSION) \
+		FORCE_TARGETS=1 install >/dev/null
 	@$(MAKE) -s -C $(KSFT_DIR) TARGETS=rust_mremap O=$(KDIR) \
 		RUST_MREMAP_REQUIRE_I386=1 install >/dev/null
 

@@ -35,7 +35,12 @@ fi
 apt_base=(flex bison bc cpio libelf-dev libssl-dev kmod busybox-static
 	  "clang-$LLVM_VERSION" "lld-$LLVM_VERSION" "llvm-$LLVM_VERSION"
 	  "libclang-$LLVM_VERSION-dev" python3-pip xz-utils make gcc rsync
-	  gcc-multilib)
+	  gcc-multilib
+	  # mainline's mm selftests (TARGETS=mm): migration, rmap and ksm_tests
+	  # link libnuma, mlock-random-test and memfd_secret link libcap, and
+	  # cow and gup_longterm use liburing for their io_uring pin cases
+	  # (skipped without it); the guest runs them on the host's libraries
+	  libnuma-dev libcap-dev liburing-dev)
 missing=()
 for p in "${apt_base[@]}"; do
 	installed "$p" || missing+=("$p")

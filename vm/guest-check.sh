@@ -1,11 +1,14 @@
 #!/bin/bash
 # Guest side of 'make check': load the module (and the test-only
 # rust_mremap_abuse module), run the installed kselftests through
-# kselftest's own runner (run_kselftest.sh), unload, then scan dmesg.  TAP
-# on stdout, the runner's output nested in it; the closing line counts
-# tests.  A failed guest set-up, a skip that selftests/skip-allowlist does
-# not name, a program the runner did not report, or fewer results than the
-# programs planned fail the run.
+# kselftest's own runner (run_kselftest.sh), unload, run mainline's mm
+# selftests that cover what the series touches, then scan dmesg.  TAP on
+# stdout, the runner's and the mm programs' output nested in it; the
+# closing line counts tests, mm cases included.  A failed guest set-up, a
+# skip that selftests/skip-allowlist (selftests/mm-allowlist for mm) does
+# not name, an mm failure that selftests/mm-allowlist does not name, a
+# program the runner did not report, or fewer results than the programs
+# planned fail the run.
 #   guest-check.sh KO KSFT-INSTALL-DIR ABUSE-KO [INTREE-KO]
 # With INTREE-KO, the module built in tree (drivers/misc/rust_mremap) is
 # loaded too, after the suite, and must answer the device test.
@@ -14,15 +17,43 @@ set -u
 ko=$1 ksft=$2 abuse=$3 intree=${4:-}
 testdir=$ksft/rust_mremap
 allow=$(dirname "$0")/../selftests/skip-allowlist
+mm_allow=$(dirname "$0")/../selftests/mm-allowlist
 setup_msgs=$(guest_setup 2>&1); setup_rc=$?
 
 # The suite is exactly the runner's list (kselftest-list.txt, which the
 # install wrote from the Makefile's TEST_GEN_PROGS).
 mapfile -t tests < <(sed -n 's/^rust_mremap://p' "$ksft/kselftest-list.txt" 2>/dev/null)
 [ ${#tests[@]} -gt 0 ] || { echo "Bail out! no tests in $ksft/kselftest-list.txt"; guest_exit 1; }
-pass=0 fail=0 skip=0 n=0 expected=0 ran=0
+pass=0 fail=0 skip=0 n=0 expected=0 ran=0 known=0
+
+# Mainline's mm selftests (tools/testing/selftests/mm, built and installed
+# beside ours by the Makefile), one program a line: [-R] TIMEOUT (s)
+# PROGRAM ARGS (vm/guest-lib.sh's mm_program).  The ones that cover what
+# the series changes (mm/rmap.c, the new page-table move code, moves that
+# share rmap identity as mremap() does, or relocate folios as UFFDIO_MOVE
+# does), each whole but for uffd-unit-tests; run by this script, not by the
+# runner, whose mm entries are run_vmtests.sh's whole categories with no
+# arguments (userfaultfd: the 114 unit tests and uffd-stress five times).
+# Guest time under TCG, 2026-12-05: 376 s for these ten; the whole of
+# uffd-unit-tests would add 167 s more, past the budget.
+mm_tests=(
+	# -R: with ASLR, x86-64 puts the brk heap anywhere in the GiB above
+	# the binary, and about one run in 25 it lands where the 40 MiB
+	# preamble case maps its preamble unchecked (EEXIST): the test's
+	# address choice, not the kernel's doing
+	"-R 120 mremap_test"		# mremap() at every alignment, 2 GiB moves, multi-VMA moves
+	"60 mremap_dontunmap"		# MREMAP_DONTUNMAP: what the rmap-sharing moves leave behind
+	"120 merge"			# VMA merges after mremap()/mprotect(), with forked anon_vmas
+	"180 rmap"			# rmap walks after fork trees, KSM and mremap(): page migration finds every mapping
+	"300 uffd-unit-tests -f move"	# UFFDIO_MOVE: move, move-pmd, move-pmd-split (anon): 9 s of 176
+	"360 soft-dirty"		# soft-dirty after mremap()/mprotect() merges
+	"120 mseal_test"		# sealed VMAs refuse mremap()/munmap()/mprotect()
+	"300 migration"			# migration entries under racing readers (six cases of 20 s)
+	"240 ksm_functional_tests"	# KSM merge/unmerge, fork, PROT_NONE
+	"360 cow"			# COW after fork() with every THP size, swap, pins (all 761 cases)
+)
 echo "TAP version 13"
-echo "1..$(( ${#tests[@]} + 5 + (${#intree} > 0) ))"
+echo "1..$(( ${#tests[@]} + 5 + (${#intree} > 0) + 1 + ${#mm_tests[@]} ))"
 
 result() { # result OK? NAME [DIRECTIVE]
 	n=$((n + 1))
@@ -125,7 +156,7 @@ while IFS= read -r line; do
 		program "$name" "$line" ;;
 	*) echo "# runner: $line" ;;
 	esac
-done < <(cd "$ksft" && ./run_kselftest.sh -p "$logdir" 2>&1)
+done < <(cd "$ksft" && ./run_kselftest.sh -c rust_mremap -p "$logdir" 2>&1)
 for name in "${tests[@]}"; do
 	[ -n "${reported[$name]:-}" ] && continue
 	echo "# the runner reported nothing for $name"
@@ -146,6 +177,22 @@ if [ -n "$intree" ]; then
 	result $rc "module: the in-tree build ($intree) loads, answers and unloads"
 	[ $rc = 0 ] && pass=$((pass + 1)) || fail=$((fail + 1))
 fi
+# Mainline's mm selftests, after our suite (they change THP, hugetlb and
+# KSM settings), on three CPUs and two NUMA nodes (mm_setup).
+if mm_setup; then
+	result 0 "mm: set-up (3 CPUs, 2 NUMA nodes, gup_test)"; pass=$((pass + 1))
+else
+	result 1 "mm: set-up"; fail=$((fail + 1))
+fi
+mm_start=$SECONDS
+for t in "${mm_tests[@]}"; do
+	# shellcheck disable=SC2086 # TIMEOUT PROGRAM ARGS
+	mm_program $t
+done
+echo "# mm: ${#mm_tests[@]} programs in $((SECONDS - mm_start)) s"
+[ "$known" = 0 ] || echo "# mm: $known case(s) failed as on unpatched 7.3 (selftests/mm-allowlist): counted as allowlisted"
+skip=$((skip + known))
+
 if dmesg_clean; then
 	result 0 "dmesg: no WARN/BUG/lockdep/page_table_check report"; pass=$((pass + 1))
 else
