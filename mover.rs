@@ -367,6 +367,18 @@ impl MoveControl {
         res
     }
 
+    /// What [`decide_pud`] says of a PUD window, from the entries its in-range addresses (also
+    /// returned) look up: the one reading the plan and the move share.
+    fn pud_decision<M>(
+        &self,
+        pair: &MovePair<'_, M>,
+        window: (usize, usize),
+    ) -> Result<((usize, usize), Option<PudAction>)> {
+        let (s, d) = self.in_range(window);
+        let dst_none = pair.dst_pud_kind(d)? == PmdKind::None;
+        Ok(((s, d), decide_pud(pair.src_pud_kind(s)?, dst_none)))
+    }
+
     /// Plans a PUD window: what [`Self::move_pud`] will do with it, by the same [`decide_pud`].
     /// `Ok(false)`: the window is walked in PMD extents. (A move that shares rmap identity is
     /// between two VMAs, so no earlier extent changes the destination's PUD slot.)
@@ -376,9 +388,7 @@ impl MoveControl {
         window: (usize, usize),
         c: &mut Counters,
     ) -> Result<bool> {
-        let (s, d) = self.in_range(window);
-        let dst_none = pair.dst_pud_kind(d)? == PmdKind::None;
-        Ok(match decide_pud(pair.src_pud_kind(s)?, dst_none) {
+        Ok(match self.pud_decision(pair, window)?.1 {
             Some(PudAction::Move) => {
                 c.pud_moves += 1;
                 true
@@ -578,9 +588,8 @@ impl MoveControl {
     where
         MovePair<'g, M>: Moves,
     {
-        let (s, d) = self.in_range(window);
-        let dst_none = pair.dst_pud_kind(d)? == PmdKind::None;
-        Ok(match decide_pud(pair.src_pud_kind(s)?, dst_none) {
+        let ((s, d), action) = self.pud_decision(pair, window)?;
+        Ok(match action {
             Some(PudAction::Nothing) => true,
             Some(PudAction::Move) if pair.pud(inv, s, d)? => {
                 c.pud_moves += 1;
