@@ -2,26 +2,30 @@
 
 //! The move: mainline's `move_page_tables()` (mm/mremap.c), in Rust.
 //!
-//! `RUST_MREMAP_IOC_MOVE` moves `[src, src + len)` of a target process to `[dst, dst + len)`.
-//! Both ranges lie in existing private anonymous VMAs, whose bounds and flags the move does not
-//! change: the page tables move. The folios that move keep a valid rmap in one of two ways (see
+//! A move takes `[src, src + len)` of a target process to `[dst, dst + len)`. Both ranges lie in
+//! existing private anonymous VMAs, whose bounds and flags the move does not change: the page
+//! tables move. The folios that move keep a valid rmap in one of two ways (see
 //! `kernel::mm::pgtable`): the destination VMA shares the source's rmap identity, as the VMA
 //! `mremap()` creates does (taking it if it has never been faulted), and no folio is touched; or,
 //! where that cannot be or `RUST_MREMAP_RELOCATE` asks, each folio is relocated to the destination
-//! VMA, as `UFFDIO_MOVE` does. The steps, under the target's mmap write lock:
+//! VMA, as `UFFDIO_MOVE` does. `batch.rs` runs one move, or a batch of them, under the target's
+//! mmap write lock, in these steps for each:
 //!
-//! 1. [`check_args`] (`EINVAL`), [`target_mm`] (`EBADF`, `ESRCH`, `EPERM`), then, under the lock,
-//!    the VMAs (`EFAULT`, `EPERM` for sealed, `EOPNOTSUPP`, `EINVAL`), looked up, checked and
-//!    write-locked by `kernel::mm::pgtable::MovePair::new`; then the rmap mode is chosen.
+//! 1. [`check_range`] (`EINVAL`), [`target_mm`] (`EBADF`, `ESRCH`, `EPERM`), then, under the lock,
+//!    the VMAs (`EFAULT`, `EPERM` for sealed, `EOPNOTSUPP`, `EINVAL`, userfaultfd's `EAGAIN`),
+//!    looked up, checked and write-locked by `kernel::mm::pgtable::MovePair::new`; then the rmap
+//!    mode is chosen.
 //! 2. [`MoveControl::plan`]: walk the range as the move will, without changing anything, to find
 //!    a populated destination (`EEXIST`) or an entry that cannot move (`EBUSY`) before anything
 //!    moves, and to count what the move will do (`RUST_MREMAP_DRY_RUN` stops here). A sharing
-//!    move, which moves every entry, only checks the destination. Then, if need be, the
-//!    destination adopts the source's rmap identity.
+//!    move, which moves every entry, only checks the destination
+//!    ([`MoveControl::check_dst_empty`]). Then, if need be, the destination adopts the source's
+//!    rmap identity.
 //! 3. [`MoveControl::execute`]: the walk itself, on a `MovePair` (relocating) or a `SharedPair`
 //!    (sharing, after `MovePair::share`), inside one mmu-notifier invalidation that every move
 //!    takes as its proof. Races the plan cannot see (a pin taken by GUP-fast meanwhile) and a
-//!    fatal signal stop it part-way, and `moved` then says exactly how far it got.
+//!    fatal signal stop it part-way, and [`MoveControl::progress`] then says exactly how far it
+//!    got.
 //!
 //! Plan and move decide each extent by the same [`decide`] (and [`decide_pud`] for 1 GiB windows
 //! of a sharing move). The walk realigns its start down to a PMD boundary exactly as mainline's
@@ -33,7 +37,7 @@ use kernel::{
     mm::{
         pgtable::{
             pmd_align_down, pud_align_down, Blocker, LockedFolio, MmuInvalidation, Mode, MovePair,
-            MoveVma, Pmd, PmdKind, PtesMoved, Relocate, RunMoved, Share, Shared, TableScratch,
+            MoveVma, Pmd, PmdKind, PtesMoved, Relocate, RunMoved, Shared, TableScratch,
             PMD_SIZE, PUD_SIZE,
         },
         MmWithUser,
@@ -44,7 +48,7 @@ use kernel::{
     task::{cond_resched, Task},
 };
 
-use crate::abi::{MoveArgs, DRY_RUN, FLAGS_ALL, NO_REALIGN, PIDFD_SELF, RELOCATE};
+use crate::abi::{NO_REALIGN, PIDFD_SELF};
 
 /// How many times in a row one step may be retried (page table changed, migration, folio lock)
 /// without progress before the move gives up with `EAGAIN`.
@@ -60,69 +64,32 @@ pub(crate) struct Counters {
     pub(crate) folios_relocated: u64,
 }
 
-/// Handles `RUST_MREMAP_IOC_MOVE`: fills `args.moved` and the counters, also on error.
-pub(crate) fn move_memory(args: &mut MoveArgs) -> Result {
-    args.moved = 0;
-    set_counters(args, &Counters::default());
-
-    let (src, dst, len) = check_args(args)?;
-    let mm = target_mm(args.pidfd)?;
-    if src + len > mm.task_size() || dst + len > mm.task_size() {
-        return Err(EINVAL);
+impl Counters {
+    /// Adds what another move (or entry) did.
+    pub(crate) fn add(&mut self, o: &Counters) {
+        self.pmd_moves += o.pmd_moves;
+        self.pte_moves += o.pte_moves;
+        self.huge_pmd_moves += o.huge_pmd_moves;
+        self.pud_moves += o.pud_moves;
+        self.folios_relocated += o.folios_relocated;
     }
-    let mut guard = mm.mmap_write_lock_killable()?;
-    // The VMAs, looked up through the guard (EFAULT), checked (EPERM, EOPNOTSUPP, EINVAL) and
-    // write-locked: no page fault runs in them from here, so the plan stays true for the move.
-    let pair = MovePair::new(&mut guard, src, dst, len)?;
-    // How the moved folios keep a valid rmap: by sharing rmap identity (as mremap() does), or by
-    // relocating each folio (as UFFDIO_MOVE does) where sharing is impossible or not wanted.
-    let sharing = args.flags & RELOCATE == 0 && pair.share_check(src, dst)? != Share::No;
-
-    let mut pmc = MoveControl::new(src, dst, len, args.flags, sharing);
-    if args.flags & DRY_RUN != 0 {
-        let plan = pmc.plan(&pair)?;
-        set_counters(args, &plan);
-        return Ok(());
-    }
-    // A relocating move plans first, to refuse an entry it cannot move (EBUSY) before anything
-    // moves. A sharing move moves every entry: only a populated destination can refuse it, and
-    // walking the range twice would cost as much as the move itself.
-    if sharing {
-        pmc.check_dst_empty(&pair)?;
-    } else {
-        pmc.plan(&pair)?;
-    }
-    let mut done = Counters::default();
-    let res = if sharing {
-        // Only now, with the plan passed, may the destination VMA take the source's identity.
-        let mut pair = pair.share(src, dst)?;
-        pmc.execute(&mut pair, &mut done)
-    } else {
-        let mut pair = pair;
-        pmc.execute(&mut pair, &mut done)
-    };
-    args.moved = pmc.progress() as u64;
-    set_counters(args, &done);
-    res
 }
 
-fn set_counters(args: &mut MoveArgs, c: &Counters) {
-    args.pmd_moves = c.pmd_moves;
-    args.pte_moves = c.pte_moves;
-    args.huge_pmd_moves = c.huge_pmd_moves;
-    args.pud_moves = c.pud_moves;
-    args.folios_relocated = c.folios_relocated;
+/// One move's ranges, checked by [`check_range`]: `[src, src + len)` to `[dst, dst + len)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Range {
+    pub(crate) src: usize,
+    pub(crate) dst: usize,
+    pub(crate) len: usize,
 }
 
-/// The checks that need nothing but the arguments: flags, alignment, wrap, upward overlap.
-fn check_args(args: &MoveArgs) -> Result<(usize, usize, usize)> {
-    if args.flags & !FLAGS_ALL != 0 || args.reserved.iter().any(|&r| r != 0) {
-        return Err(EINVAL);
-    }
+/// The checks that need nothing but the range (`EINVAL`): alignment, length, wrap, upward
+/// overlap.
+pub(crate) fn check_range(src: u64, dst: u64, len: u64) -> Result<Range> {
     let (src, dst, len) = (
-        usize::try_from(args.src)?,
-        usize::try_from(args.dst)?,
-        usize::try_from(args.len)?,
+        usize::try_from(src)?,
+        usize::try_from(dst)?,
+        usize::try_from(len)?,
     );
     if len == 0 || (src | dst | len) % PAGE_SIZE != 0 {
         return Err(EINVAL);
@@ -134,12 +101,12 @@ fn check_args(args: &MoveArgs) -> Result<(usize, usize, usize)> {
     if dst < src_end && src < dst_end && dst >= src {
         return Err(EINVAL);
     }
-    Ok((src, dst, len))
+    Ok(Range { src, dst, len })
 }
 
 /// The target's address space, if the caller may ptrace-attach to it (the `process_vm_writev()`
 /// rule).
-fn target_mm(pidfd: i32) -> Result<ARef<MmWithUser>> {
+pub(crate) fn target_mm(pidfd: i32) -> Result<ARef<MmWithUser>> {
     let task: ARef<Task> = if pidfd == PIDFD_SELF {
         let current: &Task = kernel::current!();
         current.into()
@@ -152,7 +119,7 @@ fn target_mm(pidfd: i32) -> Result<ARef<MmWithUser>> {
 
 /// The state of one move: mainline's `struct pagetable_move_control`. The pair it walks is
 /// passed to each step: a relocating `MovePair` or, once it shares rmap identity, a `SharedPair`.
-struct MoveControl {
+pub(crate) struct MoveControl {
     /// Where the walk is (starts at the realigned address, if realigned).
     old_addr: usize,
     new_addr: usize,
@@ -166,12 +133,12 @@ struct MoveControl {
 }
 
 impl MoveControl {
-    fn new(src: usize, dst: usize, len: usize, flags: u32, shared: bool) -> Self {
+    pub(crate) fn new(r: Range, flags: u32, shared: bool) -> Self {
         Self {
-            old_addr: src,
-            new_addr: dst,
-            old_end: src + len,
-            len_in: len,
+            old_addr: r.src,
+            new_addr: r.dst,
+            old_end: r.src + r.len,
+            len_in: r.len,
             no_realign: flags & NO_REALIGN != 0,
             shared,
         }
@@ -316,7 +283,7 @@ impl MoveControl {
 
     /// Mainline's `pmc_progress()`: bytes of the user's range moved so far. A realigned start
     /// that failed on its first PMD must not report a negative (huge) value.
-    fn progress(&self) -> usize {
+    pub(crate) fn progress(&self) -> usize {
         self.old_addr.saturating_sub(self.orig_old_addr())
     }
 
@@ -329,7 +296,7 @@ impl MoveControl {
 
     /// Walks the move without changing anything: fails with `EEXIST` or `EBUSY` where the move
     /// would, and counts what it would do.
-    fn plan<M>(&mut self, pair: &MovePair<'_, M>) -> Result<Counters> {
+    pub(crate) fn plan<M>(&mut self, pair: &MovePair<'_, M>) -> Result<Counters> {
         self.check_dst_empty(pair)?;
 
         let start = (self.old_addr, self.new_addr);
@@ -475,7 +442,7 @@ impl MoveControl {
     }
 
     /// `EEXIST` if the destination maps anything, outside the part that overlaps the source.
-    fn check_dst_empty<M>(&self, pair: &MovePair<'_, M>) -> Result {
+    pub(crate) fn check_dst_empty<M>(&self, pair: &MovePair<'_, M>) -> Result {
         let (src, dst) = (self.orig_old_addr(), self.orig_new_addr());
         let dst_end = dst + self.len_in;
         let end = if dst < src && src < dst_end {
@@ -519,15 +486,18 @@ impl MoveControl {
     /// `move_page_tables()` brackets its walk). Between extents it yields the CPU and stops
     /// (`EINTR`, part-way) if the caller is being killed, so a long move does not hold the
     /// target's mmap lock for a task that is gone.
-    fn execute<'g, M: Mode>(&mut self, pair: &mut MovePair<'g, M>, c: &mut Counters) -> Result
+    pub(crate) fn execute<'g, M: Mode>(
+        &mut self,
+        pair: &mut MovePair<'g, M>,
+        scratch: &mut TableScratch,
+        c: &mut Counters,
+    ) -> Result
     where
         MovePair<'g, M>: Moves,
     {
-        let mut scratch = TableScratch::new()?;
-
         self.try_realign_addr(pair);
         pair.with_invalidation(self.old_addr, self.old_end, |pair, inv| {
-            self.walk(pair, inv, &mut scratch, c)
+            self.walk(pair, inv, scratch, c)
         })
     }
 
@@ -882,7 +852,7 @@ impl SlotModel {
 /// The moves whose form depends on how the pair keeps rmap valid: relocating every folio
 /// (`MovePair`) or sharing rmap identity (`SharedPair`, which alone moves PUD entries and runs of
 /// tables with one TLB flush). The walk is the same for both.
-trait Moves {
+pub(crate) trait Moves {
     /// A whole table: `Some(folios relocated)` if it moved, `None` if it cannot move whole now.
     fn table(
         &self,

@@ -3,19 +3,24 @@
 //! rust_mremap: move a process's private anonymous memory at page-table
 //! granularity.
 //!
-//! `/dev/rust_mremap` (mode 0600) takes two ioctls, defined in
+//! `/dev/rust_mremap` (mode 0600) takes three ioctls, defined in
 //! `include/uapi/linux/rust_mremap.h`:
 //!
 //! - `RUST_MREMAP_IOC_VERSION` reports the ABI version, the size of
 //!   `struct rust_mremap_move` and the supported flags.
 //! - `RUST_MREMAP_IOC_MOVE` moves `[src, src + len)` of a target process to
-//!   `[dst, dst + len)` (see `mover.rs`).
+//!   `[dst, dst + len)`.
+//! - `RUST_MREMAP_IOC_MOVEV` moves up to `RUST_MREMAP_VEC_MAX` such ranges of
+//!   one target under one mmap write lock hold (since ABI 3).
 //!
-//! The file layout: `abi.rs` mirrors the UAPI header, `mover.rs` is the move
-//! algorithm (mainline's `move_page_tables()` in Rust), and this file is the
-//! device and the ioctl dispatch.
+//! The file layout: `abi.rs` mirrors the UAPI header, `batch.rs` runs a
+//! batch of moves (one for `RUST_MREMAP_IOC_MOVE`) under one lock hold,
+//! checking and planning every entry before any moves, `mover.rs` is the
+//! move algorithm (mainline's `move_page_tables()` in Rust), and this file is
+//! the device and the ioctl dispatch.
 
 use kernel::{
+    alloc::KVVec,
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     prelude::*,
@@ -23,9 +28,14 @@ use kernel::{
 };
 
 mod abi;
+mod batch;
 mod mover;
 
-use abi::{MoveArgs, VersionInfo, RUST_MREMAP_IOC_MOVE, RUST_MREMAP_IOC_VERSION};
+use abi::{
+    MoveArgs, MoveVecArgs, VersionInfo, FLAGS_ALL, RUST_MREMAP_IOC_MOVE, RUST_MREMAP_IOC_MOVEV,
+    RUST_MREMAP_IOC_VERSION, VEC_ENTRY_SIZE, VEC_MAX,
+};
+use batch::{Outcome, RawEntry};
 
 module! {
     type: RustMremapModule,
@@ -80,12 +90,106 @@ impl MiscDevice for RustMremapFile {
                 let (mut reader, mut writer) =
                     UserSlice::new(user, core::mem::size_of::<MoveArgs>()).reader_writer();
                 let mut args: MoveArgs = reader.read()?;
-                let res = mover::move_memory(&mut args);
+                let res = move_one(&mut args);
                 // `moved` and the counters reach user space on error too.
+                writer.write(&args)?;
+                res.map(|()| 0)
+            }
+            RUST_MREMAP_IOC_MOVEV => {
+                let (mut reader, mut writer) =
+                    UserSlice::new(user, core::mem::size_of::<MoveVecArgs>()).reader_writer();
+                let mut args: MoveVecArgs = reader.read()?;
+                let res = move_vec(&mut args);
+                // `done`, `moved`, `err_index` and the counters reach user space on error too.
                 writer.write(&args)?;
                 res.map(|()| 0)
             }
             _ => Err(ENOTTY),
         }
     }
+}
+
+/// `RUST_MREMAP_IOC_MOVE`: a batch of one entry. Fills `args.moved` and the counters, also on
+/// error.
+fn move_one(args: &mut MoveArgs) -> Result {
+    let entry = RawEntry {
+        src: args.src,
+        dst: args.dst,
+        len: args.len,
+    };
+    let mut out = Outcome::new(1);
+    let res = if args.flags & !FLAGS_ALL != 0 || args.reserved.iter().any(|&r| r != 0) {
+        Err(EINVAL)
+    } else {
+        batch::move_entries(args.pidfd, args.flags, &[entry], &mut out)
+    };
+    args.moved = if out.done == 1 {
+        args.len
+    } else {
+        out.moved as u64
+    };
+    let c = &out.counters;
+    args.pmd_moves = c.pmd_moves;
+    args.pte_moves = c.pte_moves;
+    args.huge_pmd_moves = c.huge_pmd_moves;
+    args.pud_moves = c.pud_moves;
+    args.folios_relocated = c.folios_relocated;
+    res
+}
+
+/// `RUST_MREMAP_IOC_MOVEV`. Fills `done`, `moved`, `err_index` and the counters, also on error.
+fn move_vec(args: &mut MoveVecArgs) -> Result {
+    let count = args.count as usize;
+    let mut out = Outcome::new(count);
+    let res = read_entries(args).and_then(|entries| {
+        batch::move_entries(args.pidfd, args.flags, &entries, &mut out)
+    });
+    // The counts fit: `done` and `err_index` are at most `count`, a `u32`.
+    args.done = out.done as u32;
+    args.moved = out.moved as u64;
+    args.err_index = out.err_index as u32;
+    let c = &out.counters;
+    args.pmd_moves = c.pmd_moves;
+    args.pte_moves = c.pte_moves;
+    args.huge_pmd_moves = c.huge_pmd_moves;
+    args.pud_moves = c.pud_moves;
+    args.folios_relocated = c.folios_relocated;
+    res
+}
+
+/// Checks a vectored move's own fields (`EINVAL`) and copies its whole array in (`EFAULT`),
+/// before any entry is looked at. The array is at most `RUST_MREMAP_VEC_MAX` entries of
+/// `VEC_ENTRY_SIZE` bytes: 1.5 MiB, hence a `KVVec`.
+fn read_entries(args: &MoveVecArgs) -> Result<KVVec<RawEntry>> {
+    let count = args.count as usize;
+    if args.flags & !FLAGS_ALL != 0
+        || args.reserved0 != 0
+        || args.reserved.iter().any(|&r| r != 0)
+        || count == 0
+        || count > VEC_MAX as usize
+    {
+        return Err(EINVAL);
+    }
+    let vec = usize::try_from(args.vec).map_err(|_| EFAULT)?;
+    let mut bytes = KVVec::with_capacity(count * VEC_ENTRY_SIZE, GFP_KERNEL)?;
+    UserSlice::new(UserPtr::from_addr(vec), count * VEC_ENTRY_SIZE)
+        .reader()
+        .read_all(&mut bytes, GFP_KERNEL)?;
+    let mut entries = KVVec::with_capacity(count, GFP_KERNEL)?;
+    for e in bytes.chunks_exact(VEC_ENTRY_SIZE) {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&e[8 * i..8 * i + 8]);
+            u64::from_ne_bytes(w)
+        };
+        entries.push(
+            RawEntry {
+                src: word(0),
+                dst: word(1),
+                len: word(2),
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    Ok(entries)
 }

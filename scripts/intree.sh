@@ -61,7 +61,7 @@ driver)
 		[ -e "$f" ] && [ ! -e "$repo/$(basename "$f")" ] && rm "$f"
 	done
 	add_line "$tree/Documentation/userspace-api/ioctl/ioctl-number.rst" \
-		"$(printf '0xBB  00-01  %-56s%s' uapi/linux/rust_mremap.h '/dev/rust_mremap page-table move')" \
+		"$(printf '0xBB  00-02  %-56s%s' uapi/linux/rust_mremap.h '/dev/rust_mremap page-table move')" \
 		'<mailto:pasha.tatashin@soleen.com>$'
 	add_block "$tree/MAINTAINERS" '^RUST \[ALLOC\]$' <<-EOF
 	RUST MREMAP DRIVER

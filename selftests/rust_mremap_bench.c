@@ -38,10 +38,40 @@
  * 512 and 2048 MiB (at most MAX_SIZE_MB), ioctl and mremap() only (R
  * repetitions each, verified as above): medians, time per GiB, mremap/ioctl.
  *
+ * Collector table (ABI 3), a copying collector's evacuation: a from-space
+ * of F MiB (-c; S/2 rounded down to 4 MiB by default, so 512), 4K pages
+ * (MADV_NOHUGEPAGE, every page written), every other chunk of C bytes
+ * (16 KiB, 64 KiB, 2 MiB) packed densely into a fresh to-space of F/2 MiB;
+ * both PMD-aligned, so the 2 MiB chunks are mutually aligned with it.
+ * Fresh setup per repetition, the methods' repetitions interleaved, the
+ * whole loop (or call) timed, median reported:
+ *   vectored   one RUST_MREMAP_IOC_MOVEV of all F/(2C) chunks (flags 0: the
+ *              chunks land at other offsets, so every entry relocates)
+ *   ioctl      one RUST_MREMAP_IOC_MOVE per chunk
+ *   uffd       one UFFDIO_MOVE per chunk (to-space registered MISSING)
+ *   mremap     one mremap(MREMAP_MAYMOVE | MREMAP_FIXED) per chunk, at most
+ *              COLL_MREMAP_REPS repetitions (a VMA per chunk on each side
+ *              makes its setup and teardown the slowest under TCG)
+ * Ratios uffd/vec, uffd/ioctl and mremap/vec (above 1: the second is
+ * faster), the VMAs overlapping the to-space and the from-space afterwards
+ * (/proc/self/maps) and the vectored call's counters.  A "+uffd" row has the
+ * vectored and the per-chunk ioctl with the to-space registered with
+ * userfaultfd (MISSING), beside the same UFFDIO_MOVE loop.  Checked after
+ * each move: the first word of the first and last page of every chunk at
+ * the to-space (each page of the from-space holds its own tag), those pages
+ * gone from the from-space (pagemap), the chunk after each still in place.
+ * Fault latency: during the vectored call and the UFFDIO_MOVE loop of the
+ * 64 KiB pattern, a second thread (on another CPU) MADV_DONTNEEDs a page of
+ * an unrelated VMA and times the write that faults it back, in a loop, from
+ * LAT_LEAD_NS before the move until LAT_TAIL_NS after; the faults that
+ * overlap the move, pooled over the repetitions: median, p99, worst.  With
+ * ABI < 3 the vectored and "+uffd" measurements are skipped (n/a, why).
+ *
  * The header names the kernel (uname -r and -v, $RUST_MREMAP_FLAVOUR when
  * set, the first line of /proc/version).
  *
  *   rust_mremap_bench [-r repetitions (5)] [-s S, MiB for rows a-c (1024)]
+ *                     [-c F, MiB of the collector's from-space (S/2); 0: none]
  *
  * Not a test: prints the tables, exits 0 unless a move fails or data is
  * wrong.  Only one region is populated at a time (at most MAX_SIZE_MB MiB).
@@ -49,6 +79,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -87,6 +119,7 @@ struct row {
 static int g_fd;
 static size_t g_ps;
 static bool g_uffd;			/* UFFDIO_MOVE usable */
+static bool g_uffd_any;			/* userfaultfd usable (registering a range) */
 static char g_uffd_why[160];		/* why not */
 
 static double now_us(void)
@@ -220,6 +253,7 @@ static void uffd_probe(void)
 		return;
 	}
 	close(fd);
+	g_uffd_any = true;
 	if (!(features & UFFD_FEATURE_MOVE)) {
 		snprintf(g_uffd_why, sizeof(g_uffd_why),
 			 "the kernel does not report UFFD_FEATURE_MOVE");

@@ -400,7 +400,7 @@ static enum res t_unknown_flag(int fd)
 
 	if (!pair_map(&pr, small, small, ps))
 		return R_FAIL;
-	ok = expect_errno("flag bit 3", fd, SELF, 1U << 3, pr.src, pr.dst, small, EINVAL);
+	ok = expect_errno("flag bit 4", fd, SELF, 1U << 4, pr.src, pr.dst, small, EINVAL);
 	ok &= expect_errno("flag bit 31", fd, SELF, 1U << 31, pr.src, pr.dst, small, EINVAL);
 	ok &= pair_intact(&pr);
 	pair_unmap(&pr);

@@ -129,6 +129,38 @@ static inline int rm_move(int fd, int pidfd, unsigned int flags, const void *src
 	return ret ? -errno : 0;
 }
 
+/* Fill the output fields of a vectored move with garbage, as rm_poison_out(). */
+static inline void rm_poison_outv(struct rust_mremap_movev *m)
+{
+	m->done = m->err_index = 0x5a5a5a5a;
+	m->moved = m->pmd_moves = m->pte_moves = m->huge_pmd_moves = 0x5a5a5a5a5a5a5a5aULL;
+	m->pud_moves = m->folios_relocated = 0x5a5a5a5a5a5a5a5aULL;
+}
+
+/*
+ * Issue RUST_MREMAP_IOC_MOVEV over @count entries at @vec.  Returns 0 or
+ * -errno; *out (if non-NULL) receives the struct as the kernel left it.
+ */
+static inline int rm_movev(int fd, int pidfd, unsigned int flags,
+			   const struct rust_mremap_vec *vec, unsigned int count,
+			   struct rust_mremap_movev *out)
+{
+	struct rust_mremap_movev m = {
+		.pidfd = pidfd,
+		.flags = flags,
+		.vec = (uintptr_t)vec,
+		.count = count,
+	};
+	int ret;
+
+	rm_poison_outv(&m);
+	ret = ioctl(fd, RUST_MREMAP_IOC_MOVEV, &m);
+
+	if (out)
+		*out = m;
+	return ret ? -errno : 0;
+}
+
 /* Whether a move reported @moved bytes and these PMD, PTE and THP counters; says so if not. */
 static inline bool rm_counters_are(const char *what, const struct rust_mremap_move *m,
 				   uint64_t moved, uint64_t pmd, uint64_t pte, uint64_t huge)

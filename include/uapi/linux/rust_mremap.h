@@ -14,7 +14,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define RUST_MREMAP_ABI_VERSION		2
+#define RUST_MREMAP_ABI_VERSION		3
 
 /* Do not realign the start of the move down to a PMD boundary. */
 #define RUST_MREMAP_NO_REALIGN		(1U << 0)
@@ -26,8 +26,14 @@
  * share the source's identity (as mremap() does).  Since ABI version 2.
  */
 #define RUST_MREMAP_RELOCATE		(1U << 2)
+/*
+ * Do not wake the threads of the target waiting on a userfaultfd missing
+ * fault in the destination range that moved (UFFDIO_MOVE_MODE_DONTWAKE).
+ * Since ABI version 3.
+ */
+#define RUST_MREMAP_DONTWAKE		(1U << 3)
 #define RUST_MREMAP_FLAGS_ALL		(RUST_MREMAP_NO_REALIGN | RUST_MREMAP_DRY_RUN | \
-					 RUST_MREMAP_RELOCATE)
+					 RUST_MREMAP_RELOCATE | RUST_MREMAP_DONTWAKE)
 
 /* Target is the calling process. */
 #define RUST_MREMAP_PIDFD_SELF		(-1)
@@ -53,8 +59,50 @@ struct rust_mremap_move {
 	__u64 reserved[2];	/* room for more counters; must be zero on input */
 };
 
+/*
+ * One entry of a vectored move: [src, src + len) to [dst, dst + len), held
+ * to the rules of struct rust_mremap_move.  Since ABI version 3.
+ */
+struct rust_mremap_vec {
+	__u64 src;
+	__u64 dst;
+	__u64 len;
+};
+
+/*
+ * The most entries one RUST_MREMAP_IOC_MOVEV takes: the array is copied
+ * into kernel memory (24 bytes an entry, 1.5 MiB at most) and checked whole
+ * before anything moves, under the target's mmap write lock.
+ */
+#define RUST_MREMAP_VEC_MAX	65536
+
+/*
+ * A vectored move: count entries of one target, in array order, under one
+ * mmap write lock hold.  No two entries may overlap, on either side or
+ * across sides (EINVAL).  Every entry is checked and planned before any
+ * moves; a move that stops part-way stops in entry `done`, of which `moved`
+ * bytes moved, with entries [0, done) moved whole.  Since ABI version 3.
+ */
+struct rust_mremap_movev {
+	__s32 pidfd;		/* target process; RUST_MREMAP_PIDFD_SELF = caller */
+	__u32 flags;		/* RUST_MREMAP_*, for every entry; unknown bits -> EINVAL */
+	__u64 vec;		/* user address of count struct rust_mremap_vec */
+	__u32 count;		/* 1..RUST_MREMAP_VEC_MAX */
+	__u32 done;		/* out: entries moved whole, also on error */
+	__u64 moved;		/* out: bytes of entry done that moved, also on error */
+	__u32 err_index;	/* out: on error, the entry it concerns; count if none */
+	__u32 reserved0;	/* must be zero */
+	__u64 pmd_moves;	/* out: summed over the entries, as in rust_mremap_move */
+	__u64 pte_moves;
+	__u64 huge_pmd_moves;
+	__u64 pud_moves;
+	__u64 folios_relocated;
+	__u64 reserved[2];	/* must be zero */
+};
+
 #define RUST_MREMAP_IOC_MAGIC	0xBB
 #define RUST_MREMAP_IOC_VERSION	_IOR(RUST_MREMAP_IOC_MAGIC, 0x00, struct rust_mremap_version)
 #define RUST_MREMAP_IOC_MOVE	_IOWR(RUST_MREMAP_IOC_MAGIC, 0x01, struct rust_mremap_move)
+#define RUST_MREMAP_IOC_MOVEV	_IOWR(RUST_MREMAP_IOC_MAGIC, 0x02, struct rust_mremap_movev)
 
 #endif /* _UAPI_LINUX_RUST_MREMAP_H */

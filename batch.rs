@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A batch of moves of one target under one mmap write lock hold: `RUST_MREMAP_IOC_MOVEV` (up to
+//! `RUST_MREMAP_VEC_MAX` entries) and `RUST_MREMAP_IOC_MOVE` (a batch of one).
+//!
+//! A compacting collector moves thousands of small scattered chunks per pause. One call per
+//! chunk pays, per chunk, the ioctl, the target lookup and permission check, the mmap write lock
+//! and its wait; a batch pays them once. Each entry is held to the single move's contract: the
+//! same checks with the same errno, realignment, both rmap modes, the dry run; and each moves by
+//! the one walk of `mover.rs` ([`MoveControl`]): the batch adds no walk of its own.
+//!
+//! Every entry is checked and planned before anything moves, so an error found up front
+//! (`EINVAL`, `EFAULT`, `EPERM`, `EOPNOTSUPP`, `EAGAIN`, `EEXIST`, `EBUSY`) moves nothing, in
+//! whichever entry it is. For that, each entry's plan must hold when its turn comes, after the
+//! entries before it have moved, and it does, because no entry can change what another one
+//! reads:
+//!
+//! - Entries do not overlap one another, on either side or across sides ([`find_overlap`]):
+//!   no entry's source entries or destination slots are another's. (An entry's own source and
+//!   destination may overlap downwards, as for one move.) A table, THP or PUD entry that moves
+//!   whole spans only its own entry's range and addresses where no VMA lies (a realigned start,
+//!   a tail up to the next boundary: `mover.rs`), so it cannot take or fill another entry's.
+//! - The rmap mode of each entry is decided up front ([`decide_modes`]), so that no entry's
+//!   move changes another's: relocating changes no VMA; only adoption does, which gives a
+//!   never-faulted destination VMA the source's identity, and it is allowed only where every
+//!   entry into that VMA comes from the same source VMA at the same offset; and an entry from a
+//!   VMA that is the destination of any entry relocates, since that VMA may gain folios or an
+//!   identity before its turn.
+//!
+//! A move that stops part-way (a pin GUP-fast took after the plan, `ENOMEM`, a fatal signal,
+//! the retry limit) stops in one entry: the entries before it moved whole, the first `moved`
+//! bytes of it moved, nothing after it. Threads waiting on a userfaultfd fault in a destination
+//! are woken for what moved, entry by entry, as `UFFDIO_MOVE` wakes them, unless
+//! `RUST_MREMAP_DONTWAKE`.
+
+use kernel::{
+    alloc::KVVec,
+    mm::pgtable::{MovePair, Share, TableScratch},
+    prelude::*,
+};
+
+use crate::abi::{DONTWAKE, DRY_RUN, RELOCATE};
+use crate::mover::{check_range, target_mm, Counters, MoveControl, Range};
+
+/// An entry as user space wrote it, before [`check_range`].
+#[derive(Clone, Copy)]
+pub(crate) struct RawEntry {
+    pub(crate) src: u64,
+    pub(crate) dst: u64,
+    pub(crate) len: u64,
+}
+
+/// What a batch did (or, for a dry run, would do): filled on every return.
+pub(crate) struct Outcome {
+    /// Entries moved whole.
+    pub(crate) done: usize,
+    /// Bytes of entry `done` that moved.
+    pub(crate) moved: usize,
+    /// The entry an error concerns; the number of entries if none.
+    pub(crate) err_index: usize,
+    /// Summed over everything that moved.
+    pub(crate) counters: Counters,
+}
+
+impl Outcome {
+    /// Nothing done yet, for a batch of `count` entries.
+    pub(crate) fn new(count: usize) -> Self {
+        Self {
+            done: 0,
+            moved: 0,
+            err_index: count,
+            counters: Counters::default(),
+        }
+    }
+}
+
+/// What the up-front pass found out about an entry's VMAs (their start addresses name them: no
+/// VMA changes its bounds during a batch, which holds the mmap write lock).
+#[derive(Clone, Copy)]
+struct EntryVmas {
+    src: usize,
+    dst: usize,
+    share: Share,
+}
+
+/// Runs a batch of `entries` of the target `pidfd` with `flags` (already checked against the
+/// flags the module knows), filling `out` on every return.
+pub(crate) fn move_entries(
+    pidfd: i32,
+    flags: u32,
+    entries: &[RawEntry],
+    out: &mut Outcome,
+) -> Result {
+    *out = Outcome::new(entries.len());
+
+    // 1. What needs nothing but the arguments: each entry's ranges, then the entries together.
+    let mut ranges = KVVec::with_capacity(entries.len(), GFP_KERNEL)?;
+    for (i, e) in entries.iter().enumerate() {
+        let r = at(out, i, check_range(e.src, e.dst, e.len))?;
+        ranges.push(r, GFP_KERNEL)?;
+    }
+    if let Some(i) = find_overlap(&ranges)? {
+        out.err_index = i;
+        return Err(EINVAL);
+    }
+
+    // 2. The target.
+    let mm = target_mm(pidfd)?;
+    let task_size = mm.task_size();
+    if let Some(i) = ranges
+        .iter()
+        .position(|r| r.src + r.len > task_size || r.dst + r.len > task_size)
+    {
+        out.err_index = i;
+        return Err(EINVAL);
+    }
+    let mut guard = mm.mmap_write_lock_killable()?;
+
+    // 3. Each entry's VMAs, looked up through the guard (EFAULT), checked (EPERM, EOPNOTSUPP,
+    //    EINVAL, EAGAIN) and write-locked: no page fault runs in them from here, so the plans
+    //    stay true for the moves. The pairs are dropped at once (the VMA write locks stay until
+    //    the guard is dropped) and made again to plan and to move.
+    let mut vmas = KVVec::with_capacity(ranges.len(), GFP_KERNEL)?;
+    for (i, r) in ranges.iter().enumerate() {
+        let pair = at(out, i, MovePair::new(&mut guard, r.src, r.dst, r.len))?;
+        let share = if flags & RELOCATE != 0 {
+            Share::No
+        } else {
+            at(out, i, pair.share_check(r.src, r.dst))?
+        };
+        vmas.push(
+            EntryVmas {
+                src: pair.src().start(),
+                dst: pair.dst().start(),
+                share,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    let sharing = decide_modes(&ranges, &vmas)?;
+
+    // 4. Each entry's plan: a populated destination (EEXIST), and for a relocating entry an entry
+    //    that cannot move (EBUSY), before anything moves. A dry run counts every entry and stops.
+    let dry_run = flags & DRY_RUN != 0;
+    for (i, (r, &shared)) in ranges.iter().zip(sharing.iter()).enumerate() {
+        let pair = at(out, i, MovePair::new(&mut guard, r.src, r.dst, r.len))?;
+        let mut pmc = MoveControl::new(*r, flags, shared);
+        // A sharing move moves every entry: only a populated destination can refuse it, and
+        // walking the range twice would cost as much as the move itself.
+        if dry_run || !shared {
+            let plan = at(out, i, pmc.plan(&pair))?;
+            out.counters.add(&plan);
+        } else {
+            at(out, i, pmc.check_dst_empty(&pair))?;
+        }
+    }
+    if dry_run {
+        return Ok(());
+    }
+    out.counters = Counters::default();
+
+    // 5. The moves, in array order.
+    let mut scratch = TableScratch::new()?;
+    for (i, (r, &shared)) in ranges.iter().zip(sharing.iter()).enumerate() {
+        out.done = i;
+        out.moved = 0;
+        out.err_index = i;
+        let pair = MovePair::new(&mut guard, r.src, r.dst, r.len)?;
+        let mut pmc = MoveControl::new(*r, flags, shared);
+        let res = if shared {
+            // Only now, with every plan passed, may the destination take the source's identity.
+            let mut pair = pair.share(r.src, r.dst)?;
+            let res = pmc.execute(&mut pair, &mut scratch, &mut out.counters);
+            wake(flags, &pair, r, pmc.progress());
+            res
+        } else {
+            let mut pair = pair;
+            let res = pmc.execute(&mut pair, &mut scratch, &mut out.counters);
+            wake(flags, &pair, r, pmc.progress());
+            res
+        };
+        out.moved = pmc.progress();
+        res?;
+    }
+    *out = Outcome {
+        done: ranges.len(),
+        moved: 0,
+        err_index: ranges.len(),
+        counters: out.counters,
+    };
+    Ok(())
+}
+
+/// `res`, noting in `out` that an error concerns entry `i`.
+fn at<T>(out: &mut Outcome, i: usize, res: Result<T>) -> Result<T> {
+    if res.is_err() {
+        out.err_index = i;
+    }
+    res
+}
+
+/// Wakes the threads waiting on a userfaultfd fault in the first `moved` bytes of `r`'s
+/// destination, as `UFFDIO_MOVE` does unless `UFFDIO_MOVE_MODE_DONTWAKE`. Under the mmap write
+/// lock: the woken threads fault again once it is dropped, and find the pages.
+fn wake<M>(flags: u32, pair: &MovePair<'_, M>, r: &Range, moved: usize) {
+    if flags & DONTWAKE == 0 {
+        pair.dst().userfaultfd_wake(r.dst, moved);
+    }
+}
+
+/// One side of an entry, for [`find_overlap`].
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    entry: usize,
+}
+
+/// Finds two entries that overlap, on the same side or across sides, and returns the later of
+/// the two in array order. An entry's own source and destination may overlap
+/// ([`check_range`] refused an upward overlap). Sorts the `2 * n` ranges by start once: a range
+/// overlaps an earlier-starting one of another entry if and only if the latest end among the
+/// earlier ranges of other entries lies above its start, which the two latest ends of distinct
+/// entries seen so far tell.
+fn find_overlap(ranges: &[Range]) -> Result<Option<usize>> {
+    let mut spans = KVVec::with_capacity(2 * ranges.len(), GFP_KERNEL)?;
+    for (entry, r) in ranges.iter().enumerate() {
+        for start in [r.src, r.dst] {
+            spans.push(
+                Span {
+                    start,
+                    end: start + r.len,
+                    entry,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+    }
+    spans.sort_unstable_by_key(|s| s.start);
+    // The latest end so far and its entry, and the latest end of any other entry.
+    let mut first: Option<(usize, usize)> = None;
+    let mut second: Option<(usize, usize)> = None;
+    for s in spans.iter() {
+        let other = match first {
+            Some((_, e)) if e == s.entry => second,
+            f => f,
+        };
+        if let Some((end, e)) = other {
+            if end > s.start {
+                return Ok(Some(e.max(s.entry)));
+            }
+        }
+        match first {
+            Some((end, e)) if e == s.entry => {
+                if s.end > end {
+                    first = Some((s.end, e));
+                }
+            }
+            Some((end, e)) if s.end > end => {
+                second = Some((end, e));
+                first = Some((s.end, s.entry));
+            }
+            Some(_) => {
+                if second.is_none_or(|(end, _)| s.end > end) {
+                    second = Some((s.end, s.entry));
+                }
+            }
+            None => first = Some((s.end, s.entry)),
+        }
+    }
+    Ok(None)
+}
+
+/// Decides up front which entries share rmap identity, so that no entry's move changes what
+/// another's plan found (the module doc): an entry shares where `pgtable_move_share_check()`
+/// said so, except that a destination VMA adopts an identity only if every entry into it comes
+/// from the same source VMA at the same offset, and that an entry whose source VMA is the
+/// destination VMA of any entry relocates.
+fn decide_modes(ranges: &[Range], vmas: &[EntryVmas]) -> Result<KVVec<bool>> {
+    // (destination VMA, source VMA, offset) of every entry, sorted: the entries into one VMA are
+    // one run, which agrees on source and offset if its first and last element do.
+    let mut into = KVVec::with_capacity(vmas.len(), GFP_KERNEL)?;
+    for (r, v) in ranges.iter().zip(vmas.iter()) {
+        into.push((v.dst, v.src, r.dst.wrapping_sub(r.src)), GFP_KERNEL)?;
+    }
+    into.sort_unstable();
+    let run = |vma: usize| {
+        let lo = into.partition_point(|e| e.0 < vma);
+        let hi = into.partition_point(|e| e.0 <= vma);
+        &into[lo..hi]
+    };
+
+    let mut sharing = KVVec::with_capacity(vmas.len(), GFP_KERNEL)?;
+    for v in vmas.iter() {
+        let shared = match v.share {
+            Share::No => false,
+            _ if !run(v.src).is_empty() => false,
+            Share::Adopt => {
+                let same = run(v.dst);
+                same.first().map(|e| (e.1, e.2)) == same.last().map(|e| (e.1, e.2))
+            }
+            Share::Yes => true,
+        };
+        sharing.push(shared, GFP_KERNEL)?;
+    }
+    Ok(sharing)
+}
