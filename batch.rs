@@ -35,12 +35,12 @@
 
 use kernel::{
     alloc::KVVec,
-    mm::pgtable::{MovePair, Share, TableScratch},
+    mm::pgtable::{Mode, MovePair, Share, TableScratch},
     prelude::*,
 };
 
 use crate::abi::{DONTWAKE, DRY_RUN, RELOCATE};
-use crate::mover::{check_range, target_mm, Counters, MoveControl, Range};
+use crate::mover::{check_range, target_mm, Counters, MoveControl, Moves, Range};
 
 /// An entry as user space wrote it, before [`check_range`].
 #[derive(Clone, Copy)]
@@ -118,69 +118,89 @@ pub(crate) fn move_entries(
 
     // 3. Each entry's VMAs, looked up through the guard (EFAULT), checked (EPERM, EOPNOTSUPP,
     //    EINVAL, EAGAIN) and write-locked: no page fault runs in them from here, so the plans
-    //    stay true for the moves. The pairs are dropped at once (the VMA write locks stay until
-    //    the guard is dropped) and made again to plan and to move.
-    let mut vmas = KVVec::with_capacity(ranges.len(), GFP_KERNEL)?;
-    for (i, r) in ranges.iter().enumerate() {
+    //    stay true for the moves. One pair serves a run of entries between the same two VMAs
+    //    (the collector's case: one from-space, one to-space), so each VMA is looked up and
+    //    checked once per run. The pairs are dropped after their run (the VMA write locks stay
+    //    until the guard is dropped) and made again to plan and to move.
+    let n = ranges.len();
+    let mut vmas = KVVec::with_capacity(n, GFP_KERNEL)?;
+    let mut i = 0;
+    while i < n {
+        let r = &ranges[i];
         let pair = at(out, i, MovePair::new(&mut guard, r.src, r.dst, r.len))?;
-        let share = if flags & RELOCATE != 0 {
-            Share::No
-        } else {
-            at(out, i, pair.share_check(r.src, r.dst))?
-        };
-        vmas.push(
-            EntryVmas {
-                src: pair.src().start(),
-                dst: pair.dst().start(),
-                share,
-            },
-            GFP_KERNEL,
-        )?;
+        let end = run_end(&pair, &ranges, i, |_| true);
+        for (j, r) in ranges.iter().enumerate().take(end).skip(i) {
+            let share = if flags & RELOCATE != 0 {
+                Share::No
+            } else {
+                at(out, j, pair.share_check(r.src, r.dst))?
+            };
+            vmas.push(
+                EntryVmas {
+                    src: pair.src().start(),
+                    dst: pair.dst().start(),
+                    share,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        i = end;
     }
     let sharing = decide_modes(&ranges, &vmas)?;
 
     // 4. Each entry's plan: a populated destination (EEXIST), and for a relocating entry an entry
     //    that cannot move (EBUSY), before anything moves. A dry run counts every entry and stops.
     let dry_run = flags & DRY_RUN != 0;
-    for (i, (r, &shared)) in ranges.iter().zip(sharing.iter()).enumerate() {
+    let mut planned = Counters::default();
+    let mut i = 0;
+    while i < n {
+        let r = &ranges[i];
         let pair = at(out, i, MovePair::new(&mut guard, r.src, r.dst, r.len))?;
-        let mut pmc = MoveControl::new(*r, flags, shared);
-        // A sharing move moves every entry: only a populated destination can refuse it, and
-        // walking the range twice would cost as much as the move itself.
-        if dry_run || !shared {
-            let plan = at(out, i, pmc.plan(&pair))?;
-            out.counters.add(&plan);
-        } else {
-            at(out, i, pmc.check_dst_empty(&pair))?;
+        let end = run_end(&pair, &ranges, i, |_| true);
+        for (j, r) in ranges.iter().enumerate().take(end).skip(i) {
+            let mut pmc = MoveControl::new(*r, flags, sharing[j]);
+            // A sharing move moves every entry: only a populated destination can refuse it, and
+            // walking the range twice would cost as much as the move itself.
+            if dry_run || !sharing[j] {
+                let plan = at(out, j, pmc.plan(&pair))?;
+                planned.add(&plan);
+            } else {
+                at(out, j, pmc.check_dst_empty(&pair))?;
+            }
         }
+        i = end;
     }
+    // A refused plan reports nothing: nothing moved, and a dry run that fails counts nothing, as
+    // one move's does.
     if dry_run {
+        out.counters = planned;
         return Ok(());
     }
-    out.counters = Counters::default();
 
-    // 5. The moves, in array order.
+    // 5. The moves, in array order, a run of entries between the same two VMAs in the same rmap
+    //    mode (sharing: at the same offset) on one pair.
     let mut scratch = TableScratch::new()?;
-    for (i, (r, &shared)) in ranges.iter().zip(sharing.iter()).enumerate() {
+    let mut i = 0;
+    while i < n {
+        let r = &ranges[i];
         out.done = i;
         out.moved = 0;
         out.err_index = i;
         let pair = MovePair::new(&mut guard, r.src, r.dst, r.len)?;
-        let mut pmc = MoveControl::new(*r, flags, shared);
-        let res = if shared {
+        let delta = r.dst.wrapping_sub(r.src);
+        let end = run_end(&pair, &ranges, i, |j| {
+            sharing[j] == sharing[i]
+                && (!sharing[i] || ranges[j].dst.wrapping_sub(ranges[j].src) == delta)
+        });
+        if sharing[i] {
             // Only now, with every plan passed, may the destination take the source's identity.
             let mut pair = pair.share(r.src, r.dst)?;
-            let res = pmc.execute(&mut pair, &mut scratch, &mut out.counters);
-            wake(flags, &pair, r, pmc.progress());
-            res
+            move_run(&mut pair, &ranges, i..end, (flags, true), &mut scratch, out)?;
         } else {
             let mut pair = pair;
-            let res = pmc.execute(&mut pair, &mut scratch, &mut out.counters);
-            wake(flags, &pair, r, pmc.progress());
-            res
-        };
-        out.moved = pmc.progress();
-        res?;
+            move_run(&mut pair, &ranges, i..end, (flags, false), &mut scratch, out)?;
+        }
+        i = end;
     }
     *out = Outcome {
         done: ranges.len(),
@@ -188,6 +208,53 @@ pub(crate) fn move_entries(
         err_index: ranges.len(),
         counters: out.counters,
     };
+    Ok(())
+}
+
+/// The end of the run of entries from `i` on that lie in `pair`'s two VMAs and of which `same`
+/// holds.
+fn run_end<M>(
+    pair: &MovePair<'_, M>,
+    ranges: &[Range],
+    i: usize,
+    same: impl Fn(usize) -> bool,
+) -> usize {
+    let (src, dst) = (pair.src(), pair.dst());
+    let inside = |r: &Range| {
+        r.src >= src.start() && r.src + r.len <= src.end() && r.dst >= dst.start()
+            && r.dst + r.len <= dst.end()
+    };
+    let mut end = i + 1;
+    while end < ranges.len() && inside(&ranges[end]) && same(end) {
+        end += 1;
+    }
+    end
+}
+
+/// Moves the entries `run` on `pair` (with the batch's `flags`; `shared` if it is a
+/// `SharedPair`), waking userfaultfd waiters of each; on error, notes in `out` where it stopped.
+fn move_run<'g, M: Mode>(
+    pair: &mut MovePair<'g, M>,
+    ranges: &[Range],
+    run: core::ops::Range<usize>,
+    (flags, shared): (u32, bool),
+    scratch: &mut TableScratch,
+    out: &mut Outcome,
+) -> Result
+where
+    MovePair<'g, M>: Moves,
+{
+    for j in run {
+        let r = &ranges[j];
+        out.done = j;
+        out.moved = 0;
+        out.err_index = j;
+        let mut pmc = MoveControl::new(*r, flags, shared);
+        let res = pmc.execute(pair, scratch, &mut out.counters);
+        out.moved = pmc.progress();
+        wake(flags, pair, r, out.moved);
+        res?;
+    }
     Ok(())
 }
 

@@ -90,6 +90,10 @@ impl MiscDevice for RustMremapFile {
                 let (mut reader, mut writer) =
                     UserSlice::new(user, core::mem::size_of::<MoveArgs>()).reader_writer();
                 let mut args: MoveArgs = reader.read()?;
+                // Where the results cannot be written back, refuse before anything moves.
+                UserSlice::new(user, core::mem::size_of::<MoveArgs>())
+                    .writer()
+                    .write(&args)?;
                 let res = move_one(&mut args);
                 // `moved` and the counters reach user space on error too.
                 writer.write(&args)?;
@@ -99,6 +103,9 @@ impl MiscDevice for RustMremapFile {
                 let (mut reader, mut writer) =
                     UserSlice::new(user, core::mem::size_of::<MoveVecArgs>()).reader_writer();
                 let mut args: MoveVecArgs = reader.read()?;
+                UserSlice::new(user, core::mem::size_of::<MoveVecArgs>())
+                    .writer()
+                    .write(&args)?;
                 let res = move_vec(&mut args);
                 // `done`, `moved`, `err_index` and the counters reach user space on error too.
                 writer.write(&args)?;

@@ -477,6 +477,866 @@ static const char *fmt_off(char *buf, size_t n, size_t v)
 	return buf;
 }
 
+/* ------------------------------------------------------------------ */
+/* Collector table */
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
+
+#define COLL_MAX_MB		(MAX_SIZE_MB / 2)
+#define COLL_MREMAP_REPS	3		/* at most, for the mremap loop */
+#define LAT_PAGES		16		/* the fault thread's VMA */
+#define LAT_LEAD_NS		10000000ull	/* fault thread alone before the move */
+#define LAT_TAIL_NS		2000000ull	/* and after it */
+#define LAT_CAP			((size_t)1 << 20)	/* samples per move (16 MiB) */
+
+enum cmeth { C_VEC, C_IOCTL, C_UFFD, C_MREMAP, C_VEC_REG, C_IOCTL_REG, C_NR };
+static const char *const cmeth_name[C_NR] = {
+	"vectored", "ioctl/chunk", "UFFDIO_MOVE/chunk", "mremap/chunk", "vectored +uffd",
+	"ioctl/chunk +uffd",
+};
+
+static unsigned int g_abi;		/* the module's ABI version */
+
+/* One collector pattern */
+struct coll {
+	char name[16];			/* the chunk size: "16K" */
+	size_t len;			/* from-space; the to-space is len / 2 */
+	size_t chunk;
+	size_t n;			/* chunks that move: len / (2 * chunk) */
+	struct rust_mremap_vec *vec;	/* n entries: chunk 2i of from-space to chunk i */
+};
+
+/* What one collector pattern measured */
+struct crow {
+	double med[C_NR];		/* median, us */
+	long want[C_NR];		/* repetitions to measure */
+	long reps[C_NR];		/* repetitions measured */
+	const char *na[C_NR];		/* not measured: why */
+	bool fail[C_NR];		/* a move failed or its data was wrong */
+	long to_vmas[C_NR];		/* VMAs overlapping the to-space, last repetition */
+	long from_vmas[C_NR];		/* and the from-space */
+	struct rust_mremap_movev ctr[C_NR];	/* the vectored calls', last repetition */
+	char why[160];			/* storage for a na[] */
+};
+
+/* One collector measurement's results */
+struct cout {
+	double us;
+	long to_vmas, from_vmas;
+	struct rust_mremap_movev ctr;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
+			       .tv_nsec = (long)(ns % 1000000000ull) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* The first word of the from-space page at @off: its own per page and seed, never 0. */
+static uint64_t ctag(unsigned int seed, size_t off)
+{
+	return (uint64_t)seed << 32 | (uint64_t)(off / g_ps + 1);
+}
+
+/*
+ * Every page populated (one MADV_POPULATE_WRITE: far cheaper under TCG than
+ * a trap per page; if it fails the writes fault them in) and written.
+ */
+static void coll_populate(uint8_t *p, size_t len, unsigned int seed)
+{
+	madvise(p, len, MADV_POPULATE_WRITE);
+	for (size_t o = 0; o < len; o += g_ps)
+		*(uint64_t *)(p + o) = ctag(seed, o);
+}
+
+/*
+ * The VMAs of /proc/self/maps overlapping [a, a + alen) into *na and
+ * [b, b + blen) into *nb; returns the number of all VMAs, -1 if maps
+ * cannot be read.
+ */
+static long count_vmas(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, long *na,
+		       long *nb)
+{
+	uintptr_t as = (uintptr_t)a, bs = (uintptr_t)b;
+	FILE *f = fopen("/proc/self/maps", "re");
+	unsigned long s, e;
+	char *line = NULL;
+	size_t cap = 0;
+	long all = 0;
+
+	*na = *nb = 0;
+	if (!f)
+		return -1;
+	while (getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "%lx-%lx", &s, &e) != 2)
+			continue;
+		all++;
+		if (s < as + alen && e > as)
+			(*na)++;
+		if (s < bs + blen && e > bs)
+			(*nb)++;
+	}
+	free(line);
+	fclose(f);
+	return all;
+}
+
+/*
+ * After a move of @c: the first word of the first and last page of every
+ * chunk at the to-space; those pages gone from the from-space (pagemap:
+ * neither present nor swapped; unmapped reads the same); the first word
+ * of the chunk after it (not moved) unchanged.
+ */
+static bool coll_check(const char *what, const struct coll *c, const uint8_t *from,
+		       const uint8_t *to, unsigned int seed)
+{
+	size_t np = c->len / g_ps, offs[2] = { 0, c->chunk - g_ps };
+	uint64_t *pm = malloc(np * sizeof(*pm));
+	bool ok = pm && rm_pagemap(from, np, pm);
+
+	if (!ok)
+		fprintf(stderr, "%s, %s: /proc/self/pagemap: %s\n", c->name, what,
+			pm ? "unreadable" : "out of memory");
+	for (size_t i = 0; ok && i < c->n; i++) {
+		size_t so = 2 * i * c->chunk, keep = so + c->chunk;
+
+		for (int k = 0; ok && k < 2; k++) {
+			uint64_t w = *(const uint64_t *)(to + i * c->chunk + offs[k]);
+			uint64_t want = ctag(seed, so + offs[k]);
+
+			if (w != want) {
+				fprintf(stderr,
+					"%s, %s: chunk %zu: to-space offset %#zx holds %#llx, expected %#llx\n",
+					c->name, what, i, i * c->chunk + offs[k],
+					(unsigned long long)w, (unsigned long long)want);
+				ok = false;
+			} else if (pm[(so + offs[k]) / g_ps] & (RM_PM_PRESENT | RM_PM_SWAP)) {
+				fprintf(stderr,
+					"%s, %s: chunk %zu: from-space offset %#zx still mapped (pagemap %#llx)\n",
+					c->name, what, i, so + offs[k],
+					(unsigned long long)pm[(so + offs[k]) / g_ps]);
+				ok = false;
+			}
+		}
+		if (ok && *(const uint64_t *)(from + keep) != ctag(seed, keep)) {
+			fprintf(stderr,
+				"%s, %s: from-space offset %#zx (not moved) holds %#llx, expected %#llx\n",
+				c->name, what, keep,
+				(unsigned long long)*(const uint64_t *)(from + keep),
+				(unsigned long long)ctag(seed, keep));
+			ok = false;
+		}
+	}
+	free(pm);
+	return ok;
+}
+
+/* -------------------------------------------- fault latency thread */
+
+struct lat_sample {
+	uint64_t start_ns;	/* the iteration's start, before MADV_DONTNEED */
+	uint32_t fault_ns;	/* the write that faulted the page back in */
+	uint32_t iter_ns;	/* MADV_DONTNEED and the write */
+};
+
+struct faulter {
+	uint8_t *area;			/* LAT_PAGES pages, a VMA of its own */
+	struct lat_sample *s;		/* LAT_CAP samples */
+	size_t n;			/* samples recorded (atomic) */
+	int stop;			/* atomic */
+	int err;			/* errno of a failed MADV_DONTNEED (atomic) */
+	int cpu;			/* the thread's CPU; -1: not pinned */
+	pthread_t th;
+};
+
+struct u32vec {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+/* What the fault thread saw around one method's moves, pooled over the repetitions */
+struct lrow {
+	enum cmeth m;
+	const char *na;			/* not measured: why */
+	bool fail;
+	long reps;
+	double move_us[MAX_REPS];
+	struct u32vec fault;		/* ns, the faults overlapping a move */
+	struct u32vec idle;		/* ns, the faults of the lead-in */
+	uint64_t worst_iter;		/* ns, MADV_DONTNEED + fault overlapping a move */
+	bool short_run;			/* the samples ended before a move did */
+};
+
+static bool u32_push(struct u32vec *a, uint32_t x)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 4096;
+		uint32_t *v = realloc(a->v, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = x;
+	return true;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The @pct percentile of the sorted @a, in us ("-" when empty) */
+static const char *pct_us(char *buf, size_t n, const struct u32vec *a, unsigned int pct)
+{
+	if (!a->n)
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%.1f", (double)a->v[(a->n - 1) * pct / 100] / 1e3);
+	return buf;
+}
+
+static void *faulter_fn(void *arg)
+{
+	struct faulter *f = arg;
+	size_t i = 0;
+
+	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED) && i < LAT_CAP) {
+		uint8_t *pg = f->area + (i % LAT_PAGES) * g_ps;
+		uint64_t t0 = now_ns(), t1, t2;
+
+		if (madvise(pg, g_ps, MADV_DONTNEED)) {
+			__atomic_store_n(&f->err, errno, __ATOMIC_RELEASE);
+			break;
+		}
+		t1 = now_ns();
+		__atomic_store_n((uint64_t *)pg, i + 1, __ATOMIC_RELAXED);	/* the fault */
+		t2 = now_ns();
+		f->s[i] = (struct lat_sample){ t0, (uint32_t)(t2 - t1), (uint32_t)(t2 - t0) };
+		__atomic_store_n(&f->n, ++i, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* Start the fault thread, wait for its first fault, let it run alone LAT_LEAD_NS. */
+static bool faulter_start(struct faulter *f)
+{
+	pthread_attr_t attr;
+	uint64_t t0;
+	int e;
+
+	f->n = 0;
+	f->stop = 0;
+	f->err = 0;
+	pthread_attr_init(&attr);
+	if (f->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(f->cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	e = pthread_create(&f->th, &attr, faulter_fn, f);
+	pthread_attr_destroy(&attr);
+	if (e) {
+		fprintf(stderr, "fault thread: pthread_create: %s\n", strerror(e));
+		return false;
+	}
+	t0 = now_ns();
+	while (!__atomic_load_n(&f->n, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&f->err, __ATOMIC_ACQUIRE) && now_ns() - t0 < 10000000000ull)
+		sched_yield();
+	if (!__atomic_load_n(&f->n, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&f->stop, 1, __ATOMIC_RELAXED);
+		pthread_join(f->th, NULL);
+		fprintf(stderr, "fault thread: no fault in 10 s (MADV_DONTNEED: %s)\n",
+			f->err ? strerror(f->err) : "no error");
+		return false;
+	}
+	sleep_ns(LAT_LEAD_NS);
+	return true;
+}
+
+/* Stop the fault thread LAT_TAIL_NS after a move that ran in [w0, w1); pool its samples. */
+static bool faulter_stop(struct faulter *f, uint64_t w0, uint64_t w1, struct lrow *l)
+{
+	uint64_t last_end = 0;
+
+	sleep_ns(LAT_TAIL_NS);
+	__atomic_store_n(&f->stop, 1, __ATOMIC_RELAXED);
+	pthread_join(f->th, NULL);
+	if (f->err) {
+		fprintf(stderr, "fault thread: MADV_DONTNEED: %s\n", strerror(f->err));
+		return false;
+	}
+	for (size_t i = 0; i < f->n; i++) {
+		const struct lat_sample *s = &f->s[i];
+		uint64_t end = s->start_ns + s->iter_ns, fstart = end - s->fault_ns;
+		bool ok = true;
+
+		last_end = end;
+		if (end <= w0)
+			ok = u32_push(&l->idle, s->fault_ns);
+		else if (fstart < w1)
+			ok = u32_push(&l->fault, s->fault_ns);
+		if (s->start_ns < w1 && end > w0 && s->iter_ns > l->worst_iter)
+			l->worst_iter = s->iter_ns;
+		if (!ok) {
+			fprintf(stderr, "fault thread: out of memory for the samples\n");
+			return false;
+		}
+	}
+	if (last_end < w1)
+		l->short_run = true;
+	return true;
+}
+
+/* ---------------------------------------------------------------- */
+
+/*
+ * One collector measurement of @m on @c: populate a fresh from-space, map
+ * a fresh to-space (registered with userfaultfd for the uffd methods),
+ * time the call or the loop (with the fault thread @f running around it,
+ * if given), count the VMAs, check, free everything.
+ */
+static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, struct faulter *f,
+		     struct lrow *l, struct cout *out)
+{
+	const char *what = cmeth_name[m];
+	bool reg = m == C_UFFD || m == C_VEC_REG || m == C_IOCTL_REG, nohole, fok = true;
+	size_t tlen = c->len / 2, i = 0;
+	int uffd = -1, ret = RUN_FAIL, err = 0;
+	struct rust_mremap_move mv = { 0 };
+	uint8_t *from, *to = NULL;
+	uint64_t t0, t1;
+
+	from = map_region(c->len, RM_PMD, 0, false, &nohole);	/* MADV_NOHUGEPAGE */
+	if (!from) {
+		fprintf(stderr, "%s, %s: mmap %zu bytes: %s\n", c->name, what, c->len,
+			strerror(errno));
+		return RUN_FAIL;
+	}
+	coll_populate(from, c->len, seed);
+	to = map_region(tlen, RM_PMD, 0, false, &nohole);
+	if (!to) {
+		fprintf(stderr, "%s, %s: mmap %zu bytes: %s\n", c->name, what, tlen,
+			strerror(errno));
+		goto out;
+	}
+	if (reg) {
+		struct uffdio_register r = {
+			.range = { .start = (uintptr_t)to, .len = tlen },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		uffd = uffd_new(m == C_UFFD ? UFFD_FEATURE_MOVE : 0, NULL);
+		if (uffd < 0 || ioctl(uffd, UFFDIO_REGISTER, &r)) {
+			fprintf(stderr, "%s, %s: userfaultfd setup: %s\n", c->name, what,
+				strerror(errno));
+			ret = RUN_NA;
+			goto out;
+		}
+		if (m == C_UFFD && !(r.ioctls & (1ULL << _UFFDIO_MOVE))) {
+			fprintf(stderr, "%s, %s: UFFDIO_MOVE not offered for the registered range\n",
+				c->name, what);
+			ret = RUN_NA;
+			goto out;
+		}
+	}
+	for (i = 0; i < c->n; i++)
+		c->vec[i] = (struct rust_mremap_vec){
+			.src = (uintptr_t)(from + 2 * i * c->chunk),
+			.dst = (uintptr_t)(to + i * c->chunk),
+			.len = c->chunk,
+		};
+
+	if (f && !faulter_start(f))
+		goto out;
+	i = 0;
+	t0 = now_ns();
+	switch (m) {
+	case C_VEC:
+	case C_VEC_REG:
+		err = rm_movev(g_fd, RUST_MREMAP_PIDFD_SELF, 0, c->vec, (unsigned int)c->n,
+			       &out->ctr);
+		break;
+	case C_IOCTL:
+	case C_IOCTL_REG:
+		for (i = 0; i < c->n; i++) {
+			err = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, 0,
+				      (const void *)(uintptr_t)c->vec[i].src,
+				      (const void *)(uintptr_t)c->vec[i].dst, c->chunk, &mv);
+			if (!err && mv.moved != c->chunk)
+				err = -EIO;
+			if (err)
+				break;
+		}
+		break;
+	case C_UFFD:
+		for (i = 0; i < c->n; i++) {
+			err = uffd_move(uffd, (uint8_t *)(uintptr_t)c->vec[i].src,
+					(uint8_t *)(uintptr_t)c->vec[i].dst, c->chunk);
+			if (err)
+				break;
+		}
+		break;
+	case C_MREMAP:
+		for (i = 0; i < c->n; i++) {
+			void *dst = (void *)(uintptr_t)c->vec[i].dst;
+			void *r = mremap((void *)(uintptr_t)c->vec[i].src, c->chunk, c->chunk,
+					 MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+
+			if (r == MAP_FAILED)
+				err = -errno;
+			else if (r != dst)
+				err = -EIO;
+			if (err)
+				break;
+		}
+		break;
+	default:
+		err = -EINVAL;
+		break;
+	}
+	t1 = now_ns();
+	if (f)
+		fok = faulter_stop(f, t0, t1, l);
+
+	if ((m == C_VEC || m == C_VEC_REG) && !err && out->ctr.done != c->n)
+		err = -EIO;
+	if (err && (m == C_VEC || m == C_VEC_REG))
+		fprintf(stderr,
+			"%s, %s: RUST_MREMAP_IOC_MOVEV of %zu entries: %s (done %u, moved %#llx, err_index %u)\n",
+			c->name, what, c->n, strerror(-err), out->ctr.done,
+			(unsigned long long)out->ctr.moved, out->ctr.err_index);
+	else if (err && (m == C_IOCTL || m == C_IOCTL_REG))
+		fprintf(stderr, "%s, %s: chunk %zu of %zu: %s (moved %#llx)\n", c->name, what, i,
+			c->n, strerror(-err), (unsigned long long)mv.moved);
+	else if (err)
+		fprintf(stderr, "%s, %s: chunk %zu of %zu: %s\n", c->name, what, i, c->n,
+			strerror(-err));
+	if (err || !fok)
+		goto out;
+	out->us = (double)(t1 - t0) / 1e3;
+
+	/* Before closing the userfaultfd: closing it unregisters (and may merge) */
+	if (count_vmas(to, tlen, from, c->len, &out->to_vmas, &out->from_vmas) < 0) {
+		fprintf(stderr, "%s, %s: /proc/self/maps: %s\n", c->name, what, strerror(errno));
+		goto out;
+	}
+	/* Closed before reading the to-space: a page missing there reads zero, not blocks */
+	if (uffd >= 0) {
+		close(uffd);
+		uffd = -1;
+	}
+	if (!coll_check(what, c, from, to, seed))
+		goto out;
+	ret = RUN_OK;
+out:
+	if (uffd >= 0)
+		close(uffd);
+	if (to)
+		munmap(to, tlen);
+	munmap(from, c->len);
+	return ret;
+}
+
+/*
+ * Measure one pattern: the methods of @w not n/a, their repetitions
+ * interleaved.  False when a move failed or its data was wrong (that
+ * method shows FAIL, the others go on).
+ */
+static bool coll_measure(const struct coll *c, unsigned int seed_base, struct crow *w)
+{
+	double t[C_NR][MAX_REPS];
+	long most = 0;
+	bool ok = true;
+	int nm = 0;
+
+	for (int m = 0; m < C_NR; m++) {
+		if (w->na[m]) {
+			printf("# collector %s: %s n/a (%s)\n", c->name, cmeth_name[m], w->na[m]);
+			continue;
+		}
+		nm++;
+		if (w->want[m] > most)
+			most = w->want[m];
+	}
+	printf("# collector %s: %zu chunks of %zu KiB, %zu MiB x %ld x %d methods ...\n", c->name,
+	       c->n, c->chunk >> 10, c->len >> 20, most, nm);
+	fflush(stdout);
+	for (long r = 0; r < most; r++) {
+		for (int m = 0; m < C_NR; m++) {
+			unsigned int seed = seed_base + (unsigned int)r * 10 + (unsigned int)m + 1;
+			struct cout o;
+			int res;
+
+			if (w->na[m] || w->fail[m] || r >= w->want[m])
+				continue;
+			memset(&o, 0, sizeof(o));
+			res = coll_once((enum cmeth)m, c, seed, NULL, NULL, &o);
+			if (res == RUN_NA) {
+				w->na[m] = "userfaultfd setup failed";
+				continue;
+			}
+			if (res != RUN_OK) {
+				fprintf(stderr, "FAIL: collector %s, %s, repetition %ld\n", c->name,
+					cmeth_name[m], r);
+				w->fail[m] = true;
+				ok = false;
+				continue;
+			}
+			t[m][w->reps[m]++] = o.us;
+			w->to_vmas[m] = o.to_vmas;
+			w->from_vmas[m] = o.from_vmas;
+			w->ctr[m] = o.ctr;
+		}
+	}
+	for (int m = 0; m < C_NR; m++)
+		if (!w->na[m] && !w->fail[m] && w->reps[m])
+			w->med[m] = median(t[m], (int)w->reps[m]);
+	return ok;
+}
+
+/* What can be measured, and how often. */
+static void coll_plan(const struct coll *c, long reps, long max_maps, struct crow *w)
+{
+	long all, na, nb;
+
+	for (int m = 0; m < C_NR; m++)
+		w->want[m] = reps;
+	if (w->want[C_MREMAP] > COLL_MREMAP_REPS)
+		w->want[C_MREMAP] = COLL_MREMAP_REPS;
+	if (!g_uffd_any)
+		w->na[C_VEC_REG] = w->na[C_IOCTL_REG] = "no userfaultfd";
+	if (g_abi < 3) {
+		w->na[C_VEC] = w->na[C_VEC_REG] = "ABI < 3: no RUST_MREMAP_IOC_MOVEV";
+		w->na[C_IOCTL_REG] = "ABI < 3 refuses userfaultfd-registered VMAs";
+	} else if (c->n > RUST_MREMAP_VEC_MAX) {
+		w->na[C_VEC] = w->na[C_VEC_REG] = "more chunks than RUST_MREMAP_VEC_MAX";
+	}
+	if (!g_uffd)
+		w->na[C_UFFD] = g_uffd_why;
+	/* The mremap loop ends with a VMA per chunk on each side. */
+	all = count_vmas(NULL, 0, NULL, 0, &na, &nb);
+	if (all >= 0 && all + 2 * (long)c->n + 64 > max_maps) {
+		snprintf(w->why, sizeof(w->why),
+			 "needs %ld VMAs, vm.max_map_count is %ld", all + 2 * (long)c->n + 64,
+			 max_maps);
+		w->na[C_MREMAP] = w->why;
+	}
+}
+
+/*
+ * The fault latency rows: the vectored call and the UFFDIO_MOVE loop of
+ * @c, @reps times each (interleaved), with the fault thread running.
+ */
+static bool coll_latency(const struct coll *c, long reps, const struct crow *w,
+			 struct lrow l[2])
+{
+	struct faulter f = { .cpu = -1 };
+	size_t alen = LAT_PAGES * g_ps;
+	cpu_set_t saved, one;
+	int cpus[2] = { -1, -1 }, k = 0;
+	bool nohole, pinned = false, ok = true;
+
+	l[0].m = C_VEC;
+	l[1].m = C_UFFD;
+	for (int j = 0; j < 2; j++)
+		if (w->na[l[j].m])
+			l[j].na = w->na[l[j].m];
+	if (l[0].na && l[1].na)
+		return true;
+
+	f.area = map_region(alen, g_ps, 0, false, &nohole);
+	f.s = malloc(LAT_CAP * sizeof(*f.s));
+	if (!f.area || !f.s) {
+		fprintf(stderr, "fault latency: out of memory\n");
+		l[0].fail = l[1].fail = true;
+		ok = false;
+		goto out;
+	}
+	/*
+	 * Populated: the VMA has its anon_vma, so a fault there needs no mmap
+	 * lock (per-VMA lock), and the other pages keep its PTE table from
+	 * being freed by a MADV_DONTNEED of one page.
+	 */
+	memset(f.area, 1, alen);
+	memset(f.s, 0, LAT_CAP * sizeof(*f.s));
+
+	if (!sched_getaffinity(0, sizeof(saved), &saved))
+		for (int i = 0; i < CPU_SETSIZE && k < 2; i++)
+			if (CPU_ISSET(i, &saved))
+				cpus[k++] = i;
+	if (k == 2) {
+		CPU_ZERO(&one);
+		CPU_SET(cpus[0], &one);
+		pinned = !sched_setaffinity(0, sizeof(one), &one);
+	}
+	f.cpu = pinned ? cpus[1] : -1;
+	if (pinned)
+		printf("# fault latency %s: mover on cpu %d, fault thread on cpu %d\n", c->name,
+		       cpus[0], cpus[1]);
+	else
+		printf("# fault latency %s: one cpu: the fault thread shares it with the mover\n",
+		       c->name);
+	printf("# fault latency %s: %zu chunks of %zu KiB, %zu MiB x %ld x %d methods ...\n",
+	       c->name, c->n, c->chunk >> 10, c->len >> 20, reps, !l[0].na + !l[1].na);
+	fflush(stdout);
+
+	for (long r = 0; r < reps; r++) {
+		for (int j = 0; j < 2; j++) {
+			unsigned int seed = 900000 + (unsigned int)r * 10 + (unsigned int)j + 1;
+			struct cout o;
+			int res;
+
+			if (l[j].na || l[j].fail)
+				continue;
+			memset(&o, 0, sizeof(o));
+			res = coll_once(l[j].m, c, seed, &f, &l[j], &o);
+			if (res == RUN_NA) {
+				l[j].na = "userfaultfd setup failed";
+				continue;
+			}
+			if (res != RUN_OK) {
+				fprintf(stderr, "FAIL: fault latency %s, %s, repetition %ld\n",
+					c->name, cmeth_name[l[j].m], r);
+				l[j].fail = true;
+				ok = false;
+				continue;
+			}
+			l[j].move_us[l[j].reps++] = o.us;
+		}
+	}
+	for (int j = 0; j < 2; j++) {
+		if (l[j].fault.n)
+			qsort(l[j].fault.v, l[j].fault.n, sizeof(uint32_t), cmp_u32);
+		if (l[j].idle.n)
+			qsort(l[j].idle.v, l[j].idle.n, sizeof(uint32_t), cmp_u32);
+	}
+out:
+	if (pinned)
+		sched_setaffinity(0, sizeof(saved), &saved);
+	free(f.s);
+	if (f.area)
+		munmap(f.area, alen);
+	return ok;
+}
+
+/* A median cell: the time, FAIL, n/a, or "-" for no method */
+static const char *ccell(char *buf, size_t n, const struct crow *w, int m)
+{
+	if (m < 0)
+		snprintf(buf, n, "-");
+	else if (w->fail[m])
+		snprintf(buf, n, "FAIL");
+	else if (w->na[m] || !w->reps[m])
+		snprintf(buf, n, "n/a");
+	else
+		snprintf(buf, n, "%.1f", w->med[m]);
+	return buf;
+}
+
+static bool cvalid(const struct crow *w, int m)
+{
+	return m >= 0 && !w->fail[m] && !w->na[m] && w->reps[m];
+}
+
+/* The ratio cell a / b */
+static const char *cratio(char *buf, size_t n, const struct crow *w, int a, int b)
+{
+	if (a < 0 || b < 0)
+		snprintf(buf, n, "-");
+	else if (!cvalid(w, a) || !cvalid(w, b))
+		snprintf(buf, n, "n/a");
+	else
+		snprintf(buf, n, "%.2f", w->med[a] / w->med[b]);
+	return buf;
+}
+
+/* "v/i/u/m" VMA counts of the columns' methods */
+static const char *cvmas(char *buf, size_t n, const struct crow *w, const int *col, bool to)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int k = 0; k < 4 && o < n; k++) {
+		const char *sep = k ? "/" : "";
+
+		if (cvalid(w, col[k]))
+			o += (size_t)snprintf(buf + o, n - o, "%s%ld", sep,
+					      to ? w->to_vmas[col[k]] : w->from_vmas[col[k]]);
+		else
+			o += (size_t)snprintf(buf + o, n - o, "%s-", sep);
+	}
+	return buf;
+}
+
+/*
+ * One line of the collector table: the columns vec, ioctl, uffd and
+ * mremap measured by the methods @col (-1: none), the counters of col[0].
+ */
+static void coll_print_row(const char *name, const struct coll *c, const struct crow *w,
+			   const int *col)
+{
+	char t[4][24], r[3][16], tv[40], fv[40], ctr[40];
+
+	if (!cvalid(w, col[0]) && !cvalid(w, col[1]) && w->na[col[0]] && w->na[col[1]] &&
+	    col[3] < 0) {
+		printf("%-10s %7zu n/a (%s)\n", name, c->n, w->na[col[1]]);
+		return;
+	}
+	for (int k = 0; k < 4; k++)
+		ccell(t[k], sizeof(t[k]), w, col[k]);
+	cratio(r[0], sizeof(r[0]), w, col[2], col[0]);
+	cratio(r[1], sizeof(r[1]), w, col[2], col[1]);
+	cratio(r[2], sizeof(r[2]), w, col[3], col[0]);
+	if (cvalid(w, col[0]))
+		snprintf(ctr, sizeof(ctr), "%7llu %7llu %7llu",
+			 (unsigned long long)w->ctr[col[0]].pmd_moves,
+			 (unsigned long long)w->ctr[col[0]].pte_moves,
+			 (unsigned long long)w->ctr[col[0]].folios_relocated);
+	else
+		snprintf(ctr, sizeof(ctr), "%7s %7s %7s", "-", "-", "-");
+	printf("%-10s %7zu %12s %12s %12s %12s %9s %10s %10s %-19s %-19s %s\n", name, c->n, t[0],
+	       t[1], t[2], t[3], r[0], r[1], r[2], cvmas(tv, sizeof(tv), w, col, true),
+	       cvmas(fv, sizeof(fv), w, col, false), ctr);
+}
+
+static void lat_print_row(const struct coll *c, const struct lrow *l)
+{
+	const char *name = l->m == C_VEC ? "vectored" : "UFFDIO_MOVE";
+	char b[5][24];
+
+	if (l->fail) {
+		printf("%-12s %6s FAIL\n", name, c->name);
+		return;
+	}
+	if (l->na || !l->reps) {
+		printf("%-12s %6s n/a (%s)\n", name, c->name, l->na ? l->na : "not measured");
+		return;
+	}
+	printf("%-12s %6s %12.1f %8zu %13s %13s %15s %12s %14s %14.1f\n", name, c->name,
+	       median(l->move_us, (int)l->reps), l->fault.n, pct_us(b[0], sizeof(b[0]), &l->fault, 50),
+	       pct_us(b[1], sizeof(b[1]), &l->fault, 99), pct_us(b[2], sizeof(b[2]), &l->fault, 100),
+	       pct_us(b[3], sizeof(b[3]), &l->idle, 50), pct_us(b[4], sizeof(b[4]), &l->idle, 100),
+	       (double)l->worst_iter / 1e3);
+	if (l->short_run)
+		printf("# %s: the fault thread's %zu samples ran out before a move ended: the columns cover part of it\n",
+		       name, LAT_CAP);
+}
+
+/*
+ * The collector table and the fault latency rows, from-space @len.
+ * False when a move failed or its data was wrong.
+ */
+static bool coll_run(size_t len, long reps)
+{
+	static const size_t chunks[] = { RM_KB(16), RM_KB(64), RM_MB(2) };
+	/* Columns vec, ioctl, uffd, mremap of a row and of its "+uffd" row */
+	static const int col_plain[4] = { C_VEC, C_IOCTL, C_UFFD, C_MREMAP };
+	static const int col_reg[4] = { C_VEC_REG, C_IOCTL_REG, C_UFFD, -1 };
+	struct coll c[ARRAY_SIZE(chunks)];
+	struct crow w[ARRAY_SIZE(chunks)];
+	struct lrow l[2];
+	long max_maps = 65530;
+	uint64_t t0 = now_ns();
+	size_t lat_i = 1;	/* the 64 KiB pattern */
+	bool ok = true;
+	FILE *f;
+
+	memset(c, 0, sizeof(c));
+	memset(w, 0, sizeof(w));
+	memset(l, 0, sizeof(l));
+	f = fopen("/proc/sys/vm/max_map_count", "re");
+	if (f) {
+		if (fscanf(f, "%ld", &max_maps) != 1)
+			max_maps = 65530;
+		fclose(f);
+	}
+
+	printf("\n# collector: from-space %zu MiB, to-space %zu MiB, chunks of 16K, 64K, 2M\n",
+	       len >> 20, len >> 21);
+	if (g_abi < 3)
+		printf("# collector: ABI %u < 3: no RUST_MREMAP_IOC_MOVEV and userfaultfd-registered VMAs refused: the vectored and +uffd measurements are skipped\n",
+		       g_abi);
+	fflush(stdout);
+	for (size_t ci = 0; ci < ARRAY_SIZE(chunks); ci++) {
+		c[ci].len = len;
+		c[ci].chunk = chunks[ci];
+		c[ci].n = len / (2 * chunks[ci]);
+		snprintf(c[ci].name, sizeof(c[ci].name), "%zu%s",
+			 chunks[ci] >= RM_MB(1) ? chunks[ci] >> 20 : chunks[ci] >> 10,
+			 chunks[ci] >= RM_MB(1) ? "M" : "K");
+		c[ci].vec = calloc(c[ci].n, sizeof(*c[ci].vec));
+		if (!c[ci].vec) {
+			fprintf(stderr, "collector: out of memory\n");
+			ok = false;
+			goto out;
+		}
+		coll_plan(&c[ci], reps, max_maps, &w[ci]);
+		if (!coll_measure(&c[ci], (unsigned int)(200 + ci) * 10000, &w[ci]))
+			ok = false;
+	}
+	if (!coll_latency(&c[lat_i], reps, &w[lat_i], l))
+		ok = false;
+
+	printf("\n# collector: every other chunk of a %zu MiB from-space (4K pages, MADV_NOHUGEPAGE, every page written) packed densely into a fresh %zu MiB to-space, both PMD-aligned; fresh setup per repetition\n",
+	       len >> 20, len >> 21);
+	printf("# vec = one RUST_MREMAP_IOC_MOVEV of all chunks (flags 0), ioctl = RUST_MREMAP_IOC_MOVE per chunk, uffd = UFFDIO_MOVE per chunk (to-space registered MISSING), mremap = mremap(MREMAP_MAYMOVE|MREMAP_FIXED) per chunk\n");
+	printf("# median of %ld repetitions; mremap: of %ld (its loop leaves a VMA per chunk on each side, the slowest to set up and tear down under TCG)\n",
+	       reps, reps < COLL_MREMAP_REPS ? reps : COLL_MREMAP_REPS);
+	printf("# +uffd rows: vec and ioctl with the to-space registered with userfaultfd (MISSING, ABI 3); uffd is the same UFFDIO_MOVE loop as the row above (always registered)\n");
+	printf("# ratios: uffd/vec, uffd/ioctl, mremap/vec = first time / second time (above 1: the second is faster)\n");
+	printf("# to_vmas, from_vmas: VMAs overlapping the to-space / from-space after the move (/proc/self/maps), per column, last repetition\n");
+	printf("# vec counters (last repetition): pmd = pmd_moves, pte = pte_moves, reloc = folios_relocated\n");
+	printf("%-10s %7s %12s %12s %12s %12s %9s %10s %10s %-19s %-19s %7s %7s %7s\n", "chunk",
+	       "chunks", "vec_us", "ioctl_us", "uffd_us", "mremap_us", "uffd/vec", "uffd/ioctl",
+	       "mremap/vec", "to_vmas(v/i/u/m)", "from_vmas(v/i/u/m)", "pmd", "pte", "reloc");
+	for (size_t ci = 0; ci < ARRAY_SIZE(chunks); ci++) {
+		char reg[sizeof(c[ci].name) + 8];
+
+		snprintf(reg, sizeof(reg), "%.15s +uffd", c[ci].name);
+		coll_print_row(c[ci].name, &c[ci], &w[ci], col_plain);
+		coll_print_row(reg, &c[ci], &w[ci], col_reg);
+	}
+
+	printf("\n# fault latency: another thread MADV_DONTNEEDs a page of an unrelated %zu KiB VMA and times the write that faults it back (CLOCK_MONOTONIC), in a loop, from %llu ms before the move until %llu ms after\n",
+	       (LAT_PAGES * g_ps) >> 10, LAT_LEAD_NS / 1000000, LAT_TAIL_NS / 1000000);
+	printf("# faults = faults overlapping the move, pooled over %ld repetitions: median, p99, worst; idle = the faults before the move; worst_iter = longest MADV_DONTNEED + write overlapping the move (a stall in MADV_DONTNEED shows there only)\n",
+	       reps);
+	printf("%-12s %6s %12s %8s %13s %13s %15s %12s %14s %14s\n", "method", "chunk", "move_us",
+	       "faults", "fault_med_us", "fault_p99_us", "fault_worst_us", "idle_med_us",
+	       "idle_worst_us", "worst_iter_us");
+	for (int j = 0; j < 2; j++)
+		lat_print_row(&c[lat_i], &l[j]);
+	printf("# collector and fault latency rows: %.0f s\n", (double)(now_ns() - t0) / 1e9);
+out:
+	for (size_t ci = 0; ci < ARRAY_SIZE(chunks); ci++)
+		free(c[ci].vec);
+	for (int j = 0; j < 2; j++) {
+		free(l[j].fault.v);
+		free(l[j].idle.v);
+	}
+	return ok;
+}
+
 /* Kernel identification: uname(2), $RUST_MREMAP_FLAVOUR, /proc/version. */
 static void print_kernel(void)
 {
@@ -510,8 +1370,9 @@ static void print_kernel(void)
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
-		"usage: %s [-r repetitions (1..%d, default 5)] [-s MiB for rows a-c (even, 2..%d, default 1024)]\n",
-		argv0, MAX_REPS, MAX_SIZE_MB);
+		"usage: %s [-r repetitions (1..%d, default 5)] [-s MiB for rows a-c (even, 2..%d, default 1024)]\n"
+		"	[-c MiB of the collector's from-space (multiple of 4, 4..%d, default -s/2; 0: no collector rows)]\n",
+		argv0, MAX_REPS, MAX_SIZE_MB, COLL_MAX_MB);
 	exit(2);
 }
 
@@ -519,12 +1380,12 @@ int main(int argc, char **argv)
 {
 	static const long scale_mb[] = { 2, 8, 32, 128, 512, 2048 };
 	struct rust_mremap_version ver;
-	long reps = 5, size_mb = 1024;
+	long reps = 5, size_mb = 1024, coll_mb = -1;
 	bool failed = false;
 	char name[3][64];
 	int opt;
 
-	while ((opt = getopt(argc, argv, "r:s:h")) != -1) {
+	while ((opt = getopt(argc, argv, "r:s:c:h")) != -1) {
 		char *end;
 
 		switch (opt) {
@@ -538,12 +1399,20 @@ int main(int argc, char **argv)
 			if (*end || size_mb < 2 || size_mb > MAX_SIZE_MB || size_mb % 2)
 				usage(argv[0]);
 			break;
+		case 'c':
+			coll_mb = strtol(optarg, &end, 10);
+			if (*end || coll_mb < 0 || coll_mb > COLL_MAX_MB || coll_mb % 4 ||
+			    (coll_mb && coll_mb < 4))
+				usage(argv[0]);
+			break;
 		default:
 			usage(argv[0]);
 		}
 	}
 	if (optind != argc)
 		usage(argv[0]);
+	if (coll_mb < 0)
+		coll_mb = size_mb / 2 / 4 * 4 < 4 ? 4 : size_mb / 2 / 4 * 4;
 
 	g_ps = rm_page_size();
 	print_kernel();
@@ -556,6 +1425,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "RUST_MREMAP_IOC_VERSION: %s\n", strerror(errno));
 		return 1;
 	}
+	g_abi = ver.abi_version;
 	uffd_probe();
 
 	snprintf(name[0], sizeof(name[0]), "%ld MiB 4K, PMD-aligned, fresh dst", size_mb);
@@ -665,6 +1535,11 @@ int main(int argc, char **argv)
 		       w->med[M_IOCTL], w->med[M_MREMAP], w->med[M_IOCTL] * per_gib,
 		       w->med[M_MREMAP] * per_gib, w->med[M_MREMAP] / w->med[M_IOCTL]);
 	}
+
+	if (!coll_mb)
+		printf("\n# collector: not measured (-c 0)\n");
+	else if (!coll_run(RM_MB(coll_mb), reps))
+		failed = true;
 done:
 	close(g_fd);
 	return failed;

@@ -806,7 +806,11 @@ out:
 	return r;
 }
 
-static enum res t_uffd_src(int fd)
+/*
+ * A VMA registered for missing faults only is accepted since ABI 3
+ * (rust_mremap_uffd_test); any other mode, here MISSING|WP, is refused.
+ */
+static enum res t_uffd_wp_src(int fd)
 {
 	struct uffdio_register reg;
 	struct uffdio_api api;
@@ -824,18 +828,20 @@ static enum res t_uffd_src(int fd)
 	}
 	memset(&api, 0, sizeof(api));
 	api.api = UFFD_API;
+	api.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP;
 	memset(&reg, 0, sizeof(reg));
 	reg.range.start = (uintptr_t)pr.src;
 	reg.range.len = pr.slen;
-	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP;
 	if (ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
 		e = errno;
 		close(uffd);
 		pair_unmap(&pr);
-		return skip("userfaultfd UFFDIO_API/UFFDIO_REGISTER failed: %s", strerror(e));
+		return skip("userfaultfd UFFDIO_API/UFFDIO_REGISTER (MISSING|WP) failed: %s",
+			    strerror(e));
 	}
-	ok = expect_errno("src registered with userfaultfd", fd, SELF, 0, pr.src, pr.dst, small,
-			  EOPNOTSUPP);
+	ok = expect_errno("src registered with userfaultfd, MISSING|WP", fd, SELF, 0, pr.src,
+			  pr.dst, small, EOPNOTSUPP);
 	/* Unregister first: a page missing from src would otherwise block the check forever. */
 	close(uffd);
 	ok &= pair_intact(&pr);
@@ -1507,9 +1513,10 @@ static enum res t_hugetlb_dst(int fd)
 	return ok ? R_PASS : R_FAIL;
 }
 
-static enum res t_uffd_dst(int fd)
+/* As t_uffd_wp_src(), for the destination. */
+static enum res t_uffd_wp_dst(int fd)
 {
-	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP };
 	struct uffdio_register reg;
 	struct pair pr;
 	int uffd;
@@ -1521,16 +1528,18 @@ static enum res t_uffd_dst(int fd)
 	memset(&reg, 0, sizeof(reg));
 	reg.range.start = (uintptr_t)pr.dst;
 	reg.range.len = pr.dlen;
-	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP;
 	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
-		ksft_print_msg("userfaultfd registration of dst: %s\n", strerror(errno));
+		ksft_print_msg("userfaultfd registration of dst (MISSING|WP): %s\n",
+			       strerror(errno));
 		if (uffd >= 0)
 			close(uffd);
 		pair_unmap(&pr);
 		return R_FAIL;
 	}
-	ok = expect_errno("dst registered with userfaultfd", fd, SELF, 0, pr.src, pr.dst, small,
-			  EOPNOTSUPP);
+	ok = expect_errno("dst registered with userfaultfd, MISSING|WP", fd, SELF, 0, pr.src,
+			  pr.dst, small, EOPNOTSUPP);
+	/* Unregister first: a missing page of dst would otherwise block the check forever. */
 	close(uffd);
 	ok &= pair_intact(&pr);
 	pair_unmap(&pr);
@@ -2177,7 +2186,7 @@ static const struct {
 	{ "shared_anon_src_EOPNOTSUPP",		t_shared_anon_src },
 	{ "shared_file_src_EOPNOTSUPP",		t_shared_file_src },
 	{ "hugetlb_src_EOPNOTSUPP",		t_hugetlb_src },
-	{ "uffd_src_EOPNOTSUPP",		t_uffd_src },
+	{ "uffd_wp_src_EOPNOTSUPP",		t_uffd_wp_src },
 	{ "dst_populated_EEXIST",		t_dst_populated },
 	{ "dst_zero_page_EEXIST",		t_eexist_zero_page },
 	{ "dst_swap_entry_EEXIST",		t_eexist_swap },
@@ -2186,7 +2195,7 @@ static const struct {
 	{ "shared_anon_dst_EOPNOTSUPP",		t_shared_anon_dst },
 	{ "shared_file_dst_EOPNOTSUPP",		t_shared_file_dst },
 	{ "hugetlb_dst_EOPNOTSUPP",		t_hugetlb_dst },
-	{ "uffd_dst_EOPNOTSUPP",		t_uffd_dst },
+	{ "uffd_wp_dst_EOPNOTSUPP",		t_uffd_wp_dst },
 	{ "order_hole_before_EEXIST",		t_order_hole_before_eexist },
 	{ "order_prot_before_EEXIST",		t_order_prot_before_eexist },
 	{ "order_EEXIST_before_EBUSY",		t_order_eexist_before_ebusy },

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rust_mremap_fuzz_test: random sequences of moves, writes, reads, zaps,
- * page-outs, mprotects, forks, pins, collapses and fresh VMAs, single
- * threaded, every move checked against the model of rust_mremap_world.h
- * and against an oracle that does not ask the module:
+ * rust_mremap_fuzz_test: random sequences of moves, vectored moves, writes,
+ * reads, zaps, page-outs, mprotects, forks, pins, collapses and fresh VMAs,
+ * single threaded, every move checked against the model of
+ * rust_mremap_world.h and against an oracle that does not ask the module:
  *  - errno: EINVAL for an upward overlap, EFAULT when a range is not in one
  *    VMA (from /proc/self/maps), EINVAL when the two VMAs differ in
  *    protection, EEXIST when a destination page is populated (pagemap),
@@ -11,6 +11,12 @@
  *    child alive, a pin held, the source mergeable, or a relocation);
  *  - the move is the dry run: same errno, same counters;
  *  - the memory: [0, moved) at dst with its tags, the rest where it was.
+ * A vectored move (RUST_MREMAP_IOC_MOVEV, ABI 3) of 1..16 entries, or up to
+ * 300 small ones, some of them made invalid on purpose, is predicted the
+ * same way, following the order of the ABI 3 checks: errno and err_index
+ * (for two overlapping entries, either of the pair), done, moved; its dry
+ * run against the sum of its entries' own dry runs (as the rmap mode rule
+ * allows); and the whole world against the model after it.
  *
  *   rust_mremap_fuzz_test [-s SEED] [-t SECONDS] [-n MAXOPS]
  *
@@ -20,24 +26,55 @@
  */
 #include <linux/io_uring.h>
 #include <signal.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "rust_mremap_world.h"
 
 enum op_kind { O_MOVE, O_WRITE, O_READ, O_ZAP, O_PAGEOUT, O_PROTECT, O_FORK, O_REAP,
-	       O_PIN, O_UNPIN, O_COLLAPSE, O_FRESH, O_NR };
+	       O_PIN, O_UNPIN, O_COLLAPSE, O_FRESH, O_MOVEV, O_NR };
 static const char *const op_name[O_NR] = {
 	"move", "write", "read", "zap", "pageout", "mprotect", "fork", "reap",
-	"pin", "unpin", "collapse", "fresh",
+	"pin", "unpin", "collapse", "fresh", "movev",
+};
+
+/*
+ * The faults a vectored move is built with (struct op's vbad, a bit each),
+ * each at a random entry, and the step of the ABI 3 checks that refuses it.
+ */
+enum {
+	VB_ALIGN,	/* an entry unaligned, or of length 0: step 4 */
+	VB_UPWARD,	/* an entry overlapping its own source upwards: step 4 */
+	VB_WRAP,	/* an entry whose end wraps: step 4 */
+	VB_OVERLAP,	/* an entry overlapping another entry: step 5 */
+	VB_TASK,	/* an entry above the task size: step 7 */
+	VB_OUTSIDE,	/* an entry (partly) outside every VMA: step 9 */
+	VB_EXIST,	/* a destination not emptied first: step 10 */
+	VB_FLAGS,	/* an unknown flag bit: step 2 */
+	VB_COUNT,	/* count 0 or above RUST_MREMAP_VEC_MAX: step 2 */
+	VB_RESERVED,	/* reserved0 or reserved[] not zero: step 2 */
+	VB_ARRAY,	/* the array runs into an unreadable page: step 3 */
+	VB_PIDFD,	/* a pidfd that is no pidfd: step 6 */
+	VB_NR
+};
+static const char *const vb_name[VB_NR] = {
+	"align", "upward", "wrap", "overlap", "task", "outside", "exist", "flags", "count",
+	"reserved", "array", "pidfd",
 };
 
 struct op {
 	uint8_t kind, a, b;	/* regions */
-	uint8_t ro;		/* O_PROTECT: read-only */
-	uint32_t flags;		/* O_MOVE */
-	uint32_t s, d, n;	/* page offsets in a and b, pages */
+	uint8_t ro;		/* O_PROTECT: read-only; O_MOVEV: empty the destinations first */
+	uint32_t flags;		/* O_MOVE, O_MOVEV */
+	uint32_t s, d, n;	/* page offsets in a and b, pages; O_MOVEV: n entries */
+	uint32_t vseed;		/* O_MOVEV: the seed its entries are drawn from */
+	uint16_t vbad;		/* O_MOVEV: the VB_* faults built in */
 };
+
+#define V_MAXN		320		/* entries of a vectored move, at most */
+#define V_TASK_END	(1ULL << 56)	/* above every task size, LA57's included */
+#define V_VMAS		1024		/* VMAs of /proc/self/maps the oracle reads, at most */
 
 static struct world *w;
 static int dev;
@@ -67,6 +104,22 @@ static void op_print(const struct op *o, int i, const char *prefix)
 		ksft_print_msg("%s%4d mprotect r%u+%u, %u pages, %s\n", prefix, i, o->a, o->s, o->n,
 			       o->ro ? "PROT_READ" : "PROT_READ|PROT_WRITE");
 		break;
+	case O_MOVEV: {
+		char bad[128] = "";
+
+		for (int b = 0; b < VB_NR; b++)
+			if (o->vbad & 1U << b)
+				snprintf(bad + strlen(bad), sizeof(bad) - strlen(bad), " %s",
+					 vb_name[b]);
+		ksft_print_msg("%s%4d movev %u entries (seed %#x, r%u r%u)%s%s%s%s%s, faults:%s\n",
+			       prefix, i, o->n, o->vseed, o->a, o->b,
+			       o->flags & RUST_MREMAP_RELOCATE ? " RELOCATE" : "",
+			       o->flags & RUST_MREMAP_NO_REALIGN ? " NO_REALIGN" : "",
+			       o->flags & RUST_MREMAP_DRY_RUN ? " DRY_RUN" : "",
+			       o->flags & RUST_MREMAP_DONTWAKE ? " DONTWAKE" : "",
+			       o->ro ? " (destinations emptied)" : "", bad[0] ? bad : " none");
+		break;
+	}
 	default:
 		ksft_print_msg("%s%4d %s r%u+%u, %u pages\n", prefix, i, op_name[o->kind], o->a,
 			       o->s, o->n);
@@ -87,7 +140,23 @@ static struct op op_gen(uint64_t seed, int i)
 	o.n = 1 + (uint32_t)w_below(&s, w_below(&s, 3) ? 32 : 1536);
 	o.s = (uint32_t)w_below(&s, W_REG_PAGES - o.n + 1);
 	o.d = (uint32_t)w_below(&s, W_REG_PAGES - o.n + 1);
-	if (k < 40) {
+	if (k >= 32 && k < 40) {
+		/* A vectored move: 1..16 entries, now and then up to 300 small ones. */
+		o.kind = O_MOVEV;
+		o.n = w_below(&s, 8) ? 1 + (uint32_t)w_below(&s, 16) :
+				       17 + (uint32_t)w_below(&s, V_MAXN - 16);
+		o.vseed = (uint32_t)w_rand(&s);
+		o.ro = w_below(&s, 4) != 0;
+		if (w_below(&s, 5) < 2) {
+			o.vbad = (uint16_t)(1U << w_below(&s, VB_NR));
+			if (!w_below(&s, 4))
+				o.vbad |= (uint16_t)(1U << w_below(&s, VB_NR));
+		}
+		o.flags = (w_below(&s, 3) ? 0 : RUST_MREMAP_RELOCATE) |
+			  (w_below(&s, 5) ? 0 : RUST_MREMAP_NO_REALIGN) |
+			  (w_below(&s, 10) ? 0 : RUST_MREMAP_DRY_RUN) |
+			  (w_below(&s, 8) ? 0 : RUST_MREMAP_DONTWAKE);
+	} else if (k < 40) {
 		o.kind = O_MOVE;
 		switch (w_below(&s, 6)) {
 		case 0:	/* whole tables, mutually aligned */
@@ -232,6 +301,717 @@ static bool do_move(struct w_view *v, const struct op *o, int i)
 	return ok;
 }
 
+/* ------------------------------------------------------- vectored moves */
+
+/* Three pages and an unreadable one: where a vectored move's array runs off. */
+static uint8_t *vguard;
+
+/* A vectored move of an op, built in the replay's world by vec_build(). */
+struct vcall {
+	unsigned int n;				/* entries built */
+	struct w_vent ent[V_MAXN];		/* world pages; gs W_NOWHERE if not */
+	struct rust_mremap_vec vec[V_MAXN];	/* as issued */
+	struct rust_mremap_movev hdr;		/* as issued, but for vec and flags */
+	bool unreadable;			/* the last entry runs into vguard's hole */
+	int keep;				/* the destination not emptied, or -1 */
+};
+
+/*
+ * What the oracle says a vectored move does: @err (0 or -errno) with
+ * err_index @idx, or any entry of an overlapping pair (@pair: in_pair[]);
+ * EBUSY (a fork or a pin) may refuse an entry below @busy_lim first.
+ * @foreign: an entry lies in a VMA that is not the world's (nothing to
+ * predict: not issued).
+ */
+struct vpred {
+	int err;
+	unsigned int idx, busy_lim;
+	bool pair, foreign;
+};
+
+static bool in_pair[V_MAXN];
+
+/* The VMAs of this process, from one read of /proc/self/maps. */
+static struct {
+	unsigned int n;
+	unsigned long s[V_VMAS], e[V_VMAS];
+	char prot[V_VMAS];
+} vmas;
+
+static bool vmas_load(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512], perm[8];
+
+	vmas.n = 0;
+	if (!f)
+		return false;
+	while (vmas.n < V_VMAS && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %7s", &vmas.s[vmas.n], &vmas.e[vmas.n], perm) == 3) {
+			vmas.prot[vmas.n] = perm[1] == 'w' ? 'w' : perm[0] == 'r' ? 'r' : '-';
+			vmas.n++;
+		}
+	fclose(f);
+	return true;
+}
+
+/* The protection (as w_prot()) of the VMA that holds all of [@a, @a + @len), or 0 if none. */
+static char vmas_one(uint64_t a, uint64_t len)
+{
+	for (unsigned int i = 0; i < vmas.n; i++)
+		if (vmas.s[i] <= a && a < vmas.e[i])
+			return a + len <= vmas.e[i] ? vmas.prot[i] : 0;
+	return 0;
+}
+
+static bool ranges_meet(uint64_t a, uint64_t an, uint64_t b, uint64_t bn)
+{
+	return a < b + bn && b < a + an;
+}
+
+/* Whether world pages [@g, @g + @n) meet either range of an entry of @c. */
+static bool vent_meets(const struct vcall *c, size_t g, size_t n)
+{
+	for (unsigned int i = 0; i < c->n; i++)
+		if (ranges_meet(g, n, c->ent[i].gs, c->ent[i].n) ||
+		    ranges_meet(g, n, c->ent[i].gd, c->ent[i].n))
+			return true;
+	return false;
+}
+
+/* The world page of [@a, @a + @len) if it is a range of one region, else W_NOWHERE. */
+static size_t world_page(uint64_t a, uint64_t len)
+{
+	for (int r = 0; r < W_NREG; r++)
+		if (!(a % W_PAGE) && a + len >= a && a >= w->base[r] &&
+		    a + len <= w->base[r] + W_REG_PAGES * W_PAGE)
+			return w_gidx(r, (a - w->base[r]) / W_PAGE);
+	return W_NOWHERE;
+}
+
+/*
+ * Build the vectored move of op @o: a pure function of the op and the
+ * regions' places.  Entries never meet one another (the faults aside):
+ * random, scattered chunks of one region packed densely into another (the
+ * relocating pattern), chunks at the same offset in two regions (the
+ * sharing one), whole tables, and chunks moving down within their region
+ * over their own source.  Then the faults of o->vbad, each at a random entry.
+ */
+static void vec_build(const struct op *o, struct vcall *c)
+{
+	uint64_t s = (uint64_t)o->vseed * 0x9E3779B97F4A7C15ull + 0x5eed;
+	unsigned int pattern = (unsigned int)w_below(&s, 5);
+	size_t cursor = w_below(&s, W_REG_PAGES);
+	bool small = o->n > 16;
+
+	memset(c, 0, sizeof(*c));
+	c->keep = -1;
+	for (unsigned int i = 0; i < o->n; i++) {
+		bool got = false;
+
+		for (int tries = 0; tries < 16 && !got; tries++) {
+			int a = (int)w_below(&s, W_NREG), b = (int)w_below(&s, W_NREG);
+			size_t n = 1 + w_below(&s, small ? 4 : w_below(&s, 3) ? 16 : 256);
+			size_t gs, gd, off;
+
+			gs = w_pick(&s, a, n);
+			gd = w_pick(&s, b, n);
+			switch (pattern) {
+			case 1:	/* scattered chunks of a packed into b */
+				gs = w_pick(&s, o->a, n);
+				if (cursor + n > W_REG_PAGES)
+					cursor = w_below(&s, W_REG_PAGES / 2);
+				gd = w_gidx(o->b, cursor);
+				break;
+			case 2:	/* the same offset in another region */
+				gs = w_pick(&s, o->a, n);
+				gd = w_gidx((o->a + 1 + o->b % (W_NREG - 1)) % W_NREG,
+					    gs % W_REG_PAGES);
+				break;
+			case 3:	/* whole tables, mutually aligned */
+				if (o->n > 4)
+					break;
+				n = 512;
+				gs = w_pick_aligned(w, &s, a, n);
+				gd = w_below(&s, 2) ? w_gidx(b, gs % W_REG_PAGES) :
+						      w_pick_aligned(w, &s, b, n);
+				break;
+			case 4:	/* some move down over their own source */
+				off = gs % W_REG_PAGES;
+				if (w_below(&s, 3) || !off)
+					break;
+				gd = gs - 1 - w_below(&s, off < n ? off : n);
+				break;
+			}
+			if (gd >= gs && gd < gs + n)
+				continue;
+			if (vent_meets(c, gs, n) || vent_meets(c, gd, n))
+				continue;
+			c->ent[c->n++] = (struct w_vent){ gs, gd, n };
+			if (pattern == 1)
+				cursor = gd % W_REG_PAGES + n + !w_below(&s, 4);
+			got = true;
+		}
+		if (!got)
+			break;
+	}
+	if (!c->n)
+		c->ent[c->n++] = (struct w_vent){ w_gidx(0, 0), w_gidx(1, 0), 1 };
+	for (unsigned int i = 0; i < c->n; i++) {
+		c->vec[i].src = w_addr(w, c->ent[i].gs);
+		c->vec[i].dst = w_addr(w, c->ent[i].gd);
+		c->vec[i].len = c->ent[i].n * W_PAGE;
+	}
+	c->hdr.pidfd = RUST_MREMAP_PIDFD_SELF;
+	c->hdr.flags = o->flags;
+	c->hdr.count = c->n;
+
+	for (int bad = 0; bad < VB_NR; bad++) {
+		unsigned int k = (unsigned int)w_below(&s, c->n), j;
+		struct rust_mremap_vec *v = &c->vec[k];
+		uint64_t pages;
+		__u64 *side = w_below(&s, 2) ? &v->src : &v->dst, end;
+
+		if (!(o->vbad & 1U << bad))
+			continue;
+		switch (bad) {
+		case VB_ALIGN:
+			switch (w_below(&s, 4)) {
+			case 0:
+				v->src += 1 + w_below(&s, W_PAGE - 1);
+				break;
+			case 1:
+				v->dst += 1 + w_below(&s, W_PAGE - 1);
+				break;
+			case 2:
+				v->len += 1 + w_below(&s, W_PAGE - 1);
+				break;
+			default:
+				v->len = 0;
+			}
+			break;
+		case VB_UPWARD:
+			v->dst = v->src + W_PAGE * w_below(&s, v->len / W_PAGE);
+			break;
+		case VB_WRAP:
+			*side = 0 - W_PAGE * (1 + w_below(&s, 2));
+			v->len = W_PAGE * (3 + w_below(&s, 4));
+			break;
+		case VB_OVERLAP:
+			if (c->n < 2)
+				break;
+			j = (k + 1 + (unsigned int)w_below(&s, c->n - 1)) % c->n;
+			pages = c->vec[j].len / W_PAGE;
+			*side = (w_below(&s, 2) ? c->vec[j].src : c->vec[j].dst) +
+				W_PAGE * w_below(&s, pages ? pages : 1);
+			break;
+		case VB_TASK:
+			*side = V_TASK_END + W_PAGE * w_below(&s, 1024);
+			break;
+		case VB_OUTSIDE:
+			/* Across the end of a region, or in the hole above it. */
+			end = w->base[w_below(&s, W_NREG)] + W_REG_PAGES * W_PAGE;
+			if (w_below(&s, 2)) {
+				size_t back = 1 + w_below(&s, 4);
+
+				*side = end - back * W_PAGE;
+				v->len = (back + 1 + w_below(&s, 4)) * W_PAGE;
+			} else {
+				*side = end + RM_MB(1) + W_PAGE * w_below(&s, 256);
+			}
+			break;
+		case VB_EXIST:
+			c->keep = (int)k;
+			break;
+		case VB_FLAGS:
+			c->hdr.flags |= 1U << (4 + w_below(&s, 28));
+			break;
+		case VB_COUNT:
+			c->hdr.count = RUST_MREMAP_VEC_MAX + 1;
+			if (!w_below(&s, 3))
+				c->hdr.count = 0;
+			else if (w_below(&s, 2))
+				c->hdr.count = UINT32_MAX;
+			break;
+		case VB_RESERVED:
+			if (w_below(&s, 2))
+				c->hdr.reserved0 = 1 + (uint32_t)w_below(&s, 1000);
+			else
+				c->hdr.reserved[w_below(&s, 2)] = 1ULL << w_below(&s, 64);
+			break;
+		case VB_ARRAY:
+			c->unreadable = true;
+			break;
+		case VB_PIDFD:
+			c->hdr.pidfd = dev;
+			break;
+		}
+	}
+	/* What the faults left of each entry in world pages. */
+	for (unsigned int i = 0; i < c->n; i++) {
+		const struct rust_mremap_vec *v = &c->vec[i];
+		size_t gs = world_page(v->src, v->len), gd = world_page(v->dst, v->len);
+
+		c->ent[i].n = v->len / W_PAGE;
+		c->ent[i].gs = gs == W_NOWHERE || gd == W_NOWHERE || !v->len || v->len % W_PAGE ?
+				       W_NOWHERE : gs;
+		c->ent[i].gd = c->ent[i].gs == W_NOWHERE ? W_NOWHERE : gd;
+	}
+}
+
+/*
+ * Empty the destinations of op @o's entries first (MADV_DONTNEED, as O_ZAP),
+ * but for the one the VB_EXIST fault keeps and the pages of an entry's own
+ * source: most vectors can then move, and a populated destination is rare.
+ */
+static void vec_prep(const struct op *o, const struct vcall *c)
+{
+	for (unsigned int i = 0; o->ro && i < c->n; i++) {
+		const struct w_vent *e = &c->ent[i];
+
+		if ((int)i == c->keep || e->gs == W_NOWHERE)
+			continue;
+		for (size_t k = 0; k < e->n;) {
+			size_t run = 0;
+
+			while (k + run < e->n &&
+			       (e->gd + k + run < e->gs || e->gd + k + run >= e->gs + e->n))
+				run++;
+			if (run && !madvise((void *)w_addr(w, e->gd + k), run * W_PAGE,
+					    MADV_DONTNEED))
+				for (size_t q = 0; q < run; q++)
+					w->tag[e->gd + k + q] = 0;
+			k += run ? run : 1;
+		}
+	}
+}
+
+/*
+ * The oracle of a vectored move, from the world's VMAs (vmas_load() first)
+ * and pagemap, in the order of the ABI 3 checks: the header (step 2), the
+ * array (3), each entry's arguments (4), overlapping entries (5), the
+ * pidfd (6), the task size (7), each entry's VMAs as one move's (9), each
+ * entry's destination (10).
+ */
+static struct vpred v_predict(const struct vcall *c, const struct rust_mremap_movev *h)
+{
+	struct vpred p = { .idx = h->count };
+	unsigned int n = c->n;
+
+	if ((h->flags & ~RUST_MREMAP_FLAGS_ALL) || h->reserved0 || h->reserved[0] ||
+	    h->reserved[1] || !h->count || h->count > RUST_MREMAP_VEC_MAX) {
+		p.err = -EINVAL;
+		return p;
+	}
+	if (c->unreadable) {
+		p.err = -EFAULT;
+		return p;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		const struct rust_mremap_vec *v = &c->vec[i];
+
+		if (!v->len || (v->src | v->dst | v->len) % W_PAGE || v->src + v->len < v->src ||
+		    v->dst + v->len < v->dst || (v->dst >= v->src && v->dst < v->src + v->len)) {
+			p.err = -EINVAL;
+			p.idx = i;
+			return p;
+		}
+	}
+	memset(in_pair, 0, sizeof(in_pair));
+	for (unsigned int i = 0; i < n; i++)
+		for (unsigned int j = i + 1; j < n; j++) {
+			const struct rust_mremap_vec *a = &c->vec[i], *b = &c->vec[j];
+
+			if (ranges_meet(a->src, a->len, b->src, b->len) ||
+			    ranges_meet(a->dst, a->len, b->dst, b->len) ||
+			    ranges_meet(a->src, a->len, b->dst, b->len) ||
+			    ranges_meet(a->dst, a->len, b->src, b->len)) {
+				in_pair[i] = in_pair[j] = true;
+				p.pair = true;
+			}
+		}
+	if (p.pair) {
+		p.err = -EINVAL;
+		return p;
+	}
+	if (h->pidfd != RUST_MREMAP_PIDFD_SELF) {
+		p.err = -EBADF;
+		return p;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		if (c->vec[i].src + c->vec[i].len > V_TASK_END ||
+		    c->vec[i].dst + c->vec[i].len > V_TASK_END) {
+			p.err = -EINVAL;
+			p.idx = i;
+			return p;
+		}
+	for (unsigned int i = 0; i < n; i++) {
+		char ps = vmas_one(c->vec[i].src, c->vec[i].len);
+		char pd = vmas_one(c->vec[i].dst, c->vec[i].len);
+
+		if (!ps || !pd) {
+			p.err = -EFAULT;
+			p.idx = i;
+			return p;
+		}
+		/* In one VMA each side, yet not in the world's: someone else's mapping. */
+		if (c->ent[i].gs == W_NOWHERE) {
+			p.foreign = true;
+			return p;
+		}
+		if (ps != pd) {
+			p.err = -EINVAL;
+			p.idx = i;
+			return p;
+		}
+	}
+	p.busy_lim = n;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct w_vent *e = &c->ent[i];
+		uint64_t *pm = malloc(e->n * sizeof(*pm));
+		bool pop = false;
+
+		if (!pm || !rm_pagemap((void *)w_addr(w, e->gd), e->n, pm))
+			ksft_exit_fail_msg("pagemap: %s\n", strerror(errno));
+		for (size_t k = 0; k < e->n && !pop; k++)
+			pop = (e->gd + k < e->gs || e->gd + k >= e->gs + e->n) &&
+			      (pm[k] & (RM_PM_PRESENT | RM_PM_SWAP));
+		free(pm);
+		if (pop) {
+			p.err = -EEXIST;
+			p.idx = p.busy_lim = i;
+			return p;
+		}
+	}
+	return p;
+}
+
+/* Issue the vectored move of @c with @flags; 0 or -errno, *@out as the kernel left it. */
+static int movev_issue(const struct vcall *c, unsigned int flags, struct rust_mremap_movev *out)
+{
+	struct rust_mremap_movev m = c->hdr;
+	size_t size = c->n * sizeof(c->vec[0]);
+	uint8_t *vec = (uint8_t *)c->vec;
+	int ret;
+
+	if (c->unreadable) {
+		/* The last entry's last 8 bytes are in the PROT_NONE page. */
+		vec = vguard + 3 * W_PAGE - size + 8;
+		memcpy(vec, c->vec, size - 8);
+	}
+	m.flags = flags;
+	m.vec = (uintptr_t)vec;
+	rm_poison_outv(&m);
+	ret = ioctl(dev, RUST_MREMAP_IOC_MOVEV, &m);
+	*out = m;
+	return ret ? -errno : 0;
+}
+
+static void v_dump(const struct vcall *c)
+{
+	for (unsigned int i = 0; i < c->n && i < 24; i++) {
+		const struct w_vent *e = &c->ent[i];
+
+		if (e->gs == W_NOWHERE)
+			ksft_print_msg("  [%u] %#llx -> %#llx, %#llx bytes\n", i,
+				       (unsigned long long)c->vec[i].src,
+				       (unsigned long long)c->vec[i].dst,
+				       (unsigned long long)c->vec[i].len);
+		else
+			ksft_print_msg("  [%u] r%zu+%zu -> r%zu+%zu, %zu pages\n", i,
+				       e->gs / W_REG_PAGES, e->gs % W_REG_PAGES,
+				       e->gd / W_REG_PAGES, e->gd % W_REG_PAGES, e->n);
+	}
+	if (c->n > 24)
+		ksft_print_msg("  ... %u entries in all\n", c->n);
+}
+
+/* Whether a vectored move's result is the oracle's, or an EBUSY a fork or a pin explains. */
+static bool v_explained(const char *what, int e, const struct rust_mremap_movev *m,
+			const struct vpred *p)
+{
+	if (e == p->err) {
+		if (!e || (p->pair ? m->err_index < V_MAXN && in_pair[m->err_index] :
+				     m->err_index == p->idx))
+			return true;
+		ksft_print_msg("%s: %s with err_index %u, the oracle wants %u%s\n", what,
+			       strerror(-e), m->err_index, p->idx,
+			       p->pair ? " or any entry of an overlapping pair" : "");
+		return false;
+	}
+	if (e == -EBUSY && busy_possible() && m->err_index < p->busy_lim)
+		return true;
+	ksft_print_msg(
+		"%s: %s (err_index %u, done %u, moved %llu), the oracle wants %s (err_index %u%s)\n",
+		what, e ? strerror(-e) : "success", m->err_index, m->done,
+		(unsigned long long)m->moved, p->err ? strerror(-p->err) : "success", p->idx,
+		p->pair ? ", or any entry of an overlapping pair" : "");
+	return false;
+}
+
+#define V_NC	5	/* counters: pmd, pte, huge, pud, folios relocated */
+
+static void move_counters(const struct rust_mremap_move *m, uint64_t c[V_NC])
+{
+	c[0] = m->pmd_moves;
+	c[1] = m->pte_moves;
+	c[2] = m->huge_pmd_moves;
+	c[3] = m->pud_moves;
+	c[4] = m->folios_relocated;
+}
+
+static void movev_counters(const struct rust_mremap_movev *m, uint64_t c[V_NC])
+{
+	c[0] = m->pmd_moves;
+	c[1] = m->pte_moves;
+	c[2] = m->huge_pmd_moves;
+	c[3] = m->pud_moves;
+	c[4] = m->folios_relocated;
+}
+
+/*
+ * A vectored dry run of one entry is one move's dry run: the same errno,
+ * and the same counters (its rmap mode is the one move's: the exceptions
+ * of the rule need a second entry).  Only where the header is a valid one.
+ */
+static bool v_single(const char *what, const struct vcall *c, int e_dry,
+		     const struct rust_mremap_movev *vd)
+{
+	const struct rust_mremap_vec *x = &c->vec[0];
+	struct rust_mremap_move m;
+	uint64_t a[V_NC], b[V_NC];
+	int e;
+
+	if (c->n != 1 || c->hdr.count != 1 || c->hdr.reserved0 || c->hdr.reserved[0] ||
+	    c->hdr.reserved[1] || c->unreadable)
+		return true;
+	e = rm_move(dev, c->hdr.pidfd, c->hdr.flags | RUST_MREMAP_DRY_RUN, (void *)x->src,
+		    (void *)x->dst, x->len, &m);
+	move_counters(&m, a);
+	movev_counters(vd, b);
+	if (e == e_dry && (e || !memcmp(a, b, sizeof(a))))
+		return true;
+	ksft_print_msg(
+		"%s: one entry's dry run gave %d with pmd/pte/huge/pud/relocated %llu/%llu/%llu/%llu/%llu, one move's %d with %llu/%llu/%llu/%llu/%llu\n",
+		what, e_dry, (unsigned long long)b[0], (unsigned long long)b[1],
+		(unsigned long long)b[2], (unsigned long long)b[3], (unsigned long long)b[4], e,
+		(unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
+		(unsigned long long)a[3], (unsigned long long)a[4]);
+	return false;
+}
+
+/*
+ * A vectored dry run that passed against its entries' own dry runs, made
+ * in the same state: each entry is planned as one move in its rmap mode,
+ * so the counters are a sum over the entries of one move's.  With
+ * RELOCATE every entry relocates: exactly the sum of the relocating dry
+ * runs, each of which must pass.  Without it an entry shares where one
+ * move would, or relocates where the rule's exceptions say (a second entry
+ * into the same fresh VMA from elsewhere, ...), which the model cannot
+ * see: each counter lies between the sums of the smaller and the larger of
+ * the two (the sharing one alone where relocating it is refused).  Each
+ * entry's own sharing dry run must pass: a vector that passed moves it
+ * either way.
+ */
+static bool v_sums(const char *what, const struct vcall *c, const struct rust_mremap_movev *vd)
+{
+	unsigned int flags = c->hdr.flags | RUST_MREMAP_DRY_RUN;
+	bool reloc = flags & RUST_MREMAP_RELOCATE, ok = true;
+	uint64_t lo[V_NC] = { 0 }, hi[V_NC] = { 0 }, got[V_NC];
+
+	for (unsigned int i = 0; i < c->n && ok; i++) {
+		const struct rust_mremap_vec *x = &c->vec[i];
+		uint64_t cs[V_NC], cr[V_NC];
+		struct rust_mremap_move ms, mr;
+		int es = 0, er;
+
+		er = rm_move(dev, RUST_MREMAP_PIDFD_SELF, flags | RUST_MREMAP_RELOCATE,
+			     (void *)x->src, (void *)x->dst, x->len, &mr);
+		move_counters(&mr, cr);
+		if (!reloc) {
+			es = rm_move(dev, RUST_MREMAP_PIDFD_SELF, flags & ~RUST_MREMAP_RELOCATE,
+				     (void *)x->src, (void *)x->dst, x->len, &ms);
+			move_counters(&ms, cs);
+		}
+		if (reloc ? er : es) {
+			ksft_print_msg(
+				"%s: the vectored dry run passed, entry %u's own %s dry run: %s\n",
+				what, i, reloc ? "relocating" : "sharing",
+				strerror(reloc ? -er : -es));
+			ok = false;
+			break;
+		}
+		for (int k = 0; k < V_NC; k++) {
+			uint64_t a = reloc ? cr[k] : cs[k], b = reloc || er ? a : cr[k];
+
+			lo[k] += a < b ? a : b;
+			hi[k] += a < b ? b : a;
+		}
+	}
+	movev_counters(vd, got);
+	for (int k = 0; ok && k < V_NC; k++)
+		if (got[k] < lo[k] || got[k] > hi[k]) {
+			static const char *const name[V_NC] = {
+				"pmd_moves", "pte_moves", "huge_pmd_moves", "pud_moves",
+				"folios_relocated",
+			};
+
+			ksft_print_msg(
+				"%s: dry run %s %llu, the entries' own dry runs say %llu..%llu\n",
+				what, name[k], (unsigned long long)got[k],
+				(unsigned long long)lo[k], (unsigned long long)hi[k]);
+			ok = false;
+		}
+	return ok;
+}
+
+/* The whole world against the model: pagemap read once a region, pages read in place. */
+static bool world_matches(const char *what)
+{
+	static uint64_t pm[W_REG_PAGES];
+
+	for (int r = 0; r < W_NREG; r++) {
+		if (!rm_pagemap((void *)w->base[r], W_REG_PAGES, pm)) {
+			ksft_print_msg("%s: pagemap: %s\n", what, strerror(errno));
+			return false;
+		}
+		for (size_t k = 0; k < W_REG_PAGES; k++) {
+			size_t g = w_gidx(r, k);
+			long m;
+
+			if (!w->tag[g] && !(pm[k] & (RM_PM_PRESENT | RM_PM_SWAP)))
+				continue;
+			m = w_mismatch((void *)w_addr(w, g), w->tag[g]);
+			if (m >= 0) {
+				ksft_print_msg(
+					"%s: r%d page %zu word %ld is %#llx, tag %#llx wants %#llx (pagemap %#llx)\n",
+					what, r, k, m,
+					(unsigned long long)((uint64_t *)w_addr(w, g))[m],
+					(unsigned long long)w->tag[g],
+					(unsigned long long)w_word(w->tag[g], (size_t)m),
+					(unsigned long long)pm[k]);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+/* Zero-page entries at the sources (@dst false) or destinations of the world entries of @c. */
+static size_t v_zero_pages(const struct vcall *c, bool dst)
+{
+	size_t z = 0;
+
+	for (unsigned int i = 0; i < c->n; i++)
+		if (c->ent[i].gs != W_NOWHERE)
+			z += zero_page_entries(w_addr(w, dst ? c->ent[i].gd : c->ent[i].gs),
+					       c->ent[i].n);
+	return z;
+}
+
+/*
+ * A vectored move: its dry run and then the move (a dry run itself with
+ * DRY_RUN in the op's flags), each against the oracle and the ABI's rules
+ * for done, moved and err_index; the dry run against its entries' own; the
+ * move against its dry run's counters (the THP zero-page allowance of
+ * do_move() summed over the entries); then the model takes entries [0, done)
+ * whole and the first `moved` bytes of entry done, in array order (all of
+ * them on success), and the whole world must match it.
+ */
+static bool do_movev(const struct op *o, int i)
+{
+	static struct vcall c;
+	bool dry = o->flags & RUST_MREMAP_DRY_RUN, ok = true, sane;
+	struct rust_mremap_movev vd, mv;
+	size_t zbefore = 0, zp = 0;
+	char what[160], whatd[176];
+	struct vpred p;
+	int e_dry, e;
+
+	vec_build(o, &c);
+	vec_prep(o, &c);
+	if (!vmas_load()) {
+		ksft_print_msg("op %d: /proc/self/maps: %s\n", i, strerror(errno));
+		return false;
+	}
+	p = v_predict(&c, &c.hdr);
+	if (p.foreign) {
+		if (verbose)
+			ksft_print_msg("op %d: an entry lies in another mapping; not issued\n", i);
+		return true;
+	}
+	snprintf(what, sizeof(what), "op %d: movev of %u entries (count %u, flags %#x)", i, c.n,
+		 c.hdr.count, c.hdr.flags);
+	snprintf(whatd, sizeof(whatd), "%s [dry run]", what);
+
+	e_dry = movev_issue(&c, c.hdr.flags | RUST_MREMAP_DRY_RUN, &vd);
+	ok &= w_movev_sane(whatd, e_dry, &vd, c.vec, c.n, true);
+	ok &= v_explained(whatd, e_dry, &vd, &p);
+	ok &= v_single(whatd, &c, e_dry, &vd);
+	if (!e_dry && c.n > 1)
+		ok &= v_sums(whatd, &c, &vd);
+	if (!e_dry && !dry && vd.folios_relocated)
+		zbefore = v_zero_pages(&c, false);
+
+	e = movev_issue(&c, c.hdr.flags, &mv);
+	atomic_fetch_add(&w->st.vmoves, 1);
+	atomic_fetch_add(&w->st.ventries, c.n);
+	if (!e)
+		atomic_fetch_add(dry ? &w->st.vdry : &w->st.vok, 1);
+	else if (w_partway_errno(e) && (mv.done || mv.moved))
+		atomic_fetch_add(&w->st.vpartway, 1);
+	else
+		atomic_fetch_add(&w->st.vrefused, 1);
+	if (e && getenv("RUST_MREMAP_VERBOSE"))
+		ksft_print_msg("%s: %s, err_index %u\n", what, strerror(-e), mv.err_index);
+	sane = w_movev_sane(what, e, &mv, c.vec, c.n, dry);
+	ok &= sane && v_explained(what, e, &mv, &p);
+	if (e != e_dry) {
+		ksft_print_msg("%s: %d, its dry run %d\n", what, e, e_dry);
+		ok = false;
+	} else if (e && !(mv.done || mv.moved) && mv.err_index != vd.err_index) {
+		ksft_print_msg("%s: err_index %u, its dry run's %u\n", what, mv.err_index,
+			       vd.err_index);
+		ok = false;
+	}
+
+	/* The model: what moved, in array order. */
+	if (!dry && sane && (!e || w_partway_errno(e)) &&
+	    !w_movev_apply(w, c.ent, c.n, e ? mv.done : c.n, e ? mv.moved / W_PAGE : 0)) {
+		ksft_print_msg("%s: an entry that is no world range moved\n", what);
+		ok = false;
+	}
+
+	/* The counters, against the dry run's (see do_move()). */
+	if (!e && !e_dry && !dry) {
+		if (mv.folios_relocated < vd.folios_relocated) {
+			size_t zafter = v_zero_pages(&c, true);
+
+			zp = zafter > zbefore ? zafter - zbefore : 0;
+		}
+		if (mv.pmd_moves != vd.pmd_moves || mv.pte_moves != vd.pte_moves ||
+		    mv.huge_pmd_moves != vd.huge_pmd_moves || mv.pud_moves != vd.pud_moves ||
+		    mv.folios_relocated + zp != vd.folios_relocated) {
+			ksft_print_msg(
+				"%s: counters pmd/pte/huge/pud/relocated %llu/%llu/%llu/%llu/%llu, the dry run said %llu/%llu/%llu/%llu/%llu (%zu zero pages)\n",
+				what, (unsigned long long)mv.pmd_moves,
+				(unsigned long long)mv.pte_moves,
+				(unsigned long long)mv.huge_pmd_moves,
+				(unsigned long long)mv.pud_moves,
+				(unsigned long long)mv.folios_relocated,
+				(unsigned long long)vd.pmd_moves, (unsigned long long)vd.pte_moves,
+				(unsigned long long)vd.huge_pmd_moves,
+				(unsigned long long)vd.pud_moves,
+				(unsigned long long)vd.folios_relocated, zp);
+			ok = false;
+		}
+	}
+	ok &= world_matches(what);
+	if (!ok)
+		v_dump(&c);
+	return ok;
+}
+
 static void reap_one(void)
 {
 	if (!live.nchild)
@@ -254,6 +1034,8 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 	switch (o->kind) {
 	case O_MOVE:
 		return do_move(v, o, i);
+	case O_MOVEV:
+		return do_movev(o, i);
 	case O_WRITE:
 		if (!w_writable(v, a, o->n * W_PAGE))
 			return true;
@@ -371,20 +1153,29 @@ static bool replay(const struct op *ops, int n, int *failed_at, bool quiet)
 		memset(w, 0, sizeof(*w));
 		w->target = getpid();
 		live.ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+		/* Before the regions, so that it never lands between them. */
+		vguard = mmap(NULL, 4 * W_PAGE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (vguard == MAP_FAILED || mprotect(vguard + 3 * W_PAGE, W_PAGE, PROT_NONE))
+			_exit(2);
 		if (!w_map_regions(w) || !w_view_open(&v, w, true) || live.ring < 0)
 			_exit(2);
+		/* _exit() drops what stdout buffered: the messages of a failure when piped. */
 		for (int i = 0; i < n; i++)
 			if (!run_op(&v, &ops[i], i)) {
 				w->failed = i + 1;
+				fflush(stdout);
 				_exit(1);
 			}
 		for (size_t g = 0; g < W_NPAGES; g++)
 			if (!w_page_is(&v, w_addr(w, g), w->tag[g], "final sweep")) {
 				w->failed = n + 1;
+				fflush(stdout);
 				_exit(1);
 			}
 		while (live.nchild)
 			reap_one();
+		fflush(stdout);
 		_exit(0);
 	}
 	if (c < 0 || waitpid(c, &st, 0) != c)
@@ -427,7 +1218,7 @@ int main(int argc, char **argv)
 {
 	uint64_t seed = 1;
 	int seconds = 15, maxops = 100000, opt, n = 0, at, total = 0, runs = 0;
-	unsigned long moves = 0, moves_ok = 0;
+	unsigned long moves = 0, moves_ok = 0, vmoves = 0, vok = 0, ventries = 0;
 	char thp[64] = "";
 	struct timespec t0, t;
 	struct op *ops;
@@ -509,6 +1300,9 @@ int main(int argc, char **argv)
 		runs++;
 		moves += w->st.moves;
 		moves_ok += w->st.ok;
+		vmoves += w->st.vmoves;
+		vok += w->st.vok;
+		ventries += w->st.ventries;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while (t.tv_sec - t0.tv_sec < seconds);
 	if (thp[0]) {
@@ -526,8 +1320,9 @@ int main(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 	}
-	ksft_print_msg("%d sequences, %d ops, %lu moves (%lu succeeded)\n", runs, total, moves,
-		       moves_ok);
+	ksft_print_msg(
+		"%d sequences, %d ops, %lu moves (%lu succeeded), %lu vectored moves of %lu entries (%lu succeeded)\n",
+		runs, total, moves, moves_ok, vmoves, ventries, vok);
 	ksft_test_result(
 		ok,
 		"fuzz: seed %llu, %d sequences of random ops, every move as the model and the oracle say\n",

@@ -11,6 +11,10 @@
  *  - movers, on both rmap paths (random RELOCATE, NO_REALIGN, DRY_RUN),
  *    whole tables, THPs and single entries, within a region and between
  *    regions, and one more mover in another process through a pidfd;
+ *  - a vectored mover (RUST_MREMAP_IOC_MOVEV): several chunks at once, now
+ *    and then with an io_uring pin of one chunk's source racing it, so that
+ *    it may stop part-way (EBUSY) at that chunk: done and moved must say
+ *    exactly what moved;
  *  - writers that fill, verify, zap (MADV_DONTNEED), page out
  *    (MADV_PAGEOUT) and mprotect() their pages back and forth (VMA splits
  *    and merges), in the same VMAs and page tables as the moves;
@@ -30,6 +34,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -47,6 +52,7 @@ static int seconds = 60;
 #define ID_COLLAPSE	22
 #define ID_RECYCLE	23
 #define ID_TABLES	24
+#define ID_VEC		25
 #define NWRITERS	3
 #define NMOVERS		2
 
@@ -79,15 +85,17 @@ static bool range_is_zero(size_t g, size_t n)
 /*
  * Choose and claim a source and a destination range: whole tables (THPs in
  * the MADV_HUGEPAGE region) or a random span.  Usually the destination is
- * empty in the model; now and then it is not, and then the move must be
- * refused with EEXIST.  Returns false when nothing could be claimed.
+ * empty in the model (always with @must_empty); now and then it is not,
+ * and then the move must be refused with EEXIST.  Returns false when
+ * nothing could be claimed.
  */
-static bool pick_move(uint64_t *s, uint32_t id, size_t max, size_t *gs, size_t *gd, size_t *n)
+static bool pick_move(uint64_t *s, uint32_t id, size_t max, bool must_empty, size_t *gs, size_t *gd,
+		      size_t *n)
 {
 	for (int tries = 0; tries < 64 && !stopping(); tries++) {
 		int a = (int)w_below(s, W_NREG), b = (int)w_below(s, W_NREG);
 		bool tables = max >= 512 && w_below(s, 2);
-		bool want_empty = w_below(s, 16);
+		bool want_empty = w_below(s, 16) || must_empty;
 
 		/* Whole tables come from the THP region half the time. */
 		if (tables && w_below(s, 2))
@@ -150,7 +158,7 @@ static void mover_loop(uint32_t id, bool self, int pidfd)
 		struct rust_mremap_move mo;
 		size_t gs, gd, n;
 
-		if (!pick_move(&s, id, 1536, &gs, &gd, &n)) {
+		if (!pick_move(&s, id, 1536, false, &gs, &gd, &n)) {
 			sched_yield();
 			continue;
 		}
@@ -369,7 +377,7 @@ static void *pin_racer(void *arg)
 		size_t gs, gd, n;
 		bool ok;
 
-		if (!pick_move(&s, ID_PINRACE, 64, &gs, &gd, &n)) {
+		if (!pick_move(&s, ID_PINRACE, 64, false, &gs, &gd, &n)) {
 			sched_yield();
 			continue;
 		}
@@ -408,6 +416,257 @@ static void *pin_racer(void *arg)
 	}
 	pthread_join(h, NULL);
 	close(pin.ring);
+	w_view_close(&v);
+	return NULL;
+}
+
+/*
+ * The vectored mover's pinner: an io_uring buffer registration
+ * (pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM), no mmap lock) of one
+ * entry's source, started as the vectored move starts.  A relocating entry
+ * must refuse a pinned page: in its plan (nothing moved) or part-way, at
+ * that entry, after the entries before it moved.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool go, done, registered, quit;
+	uintptr_t addr;
+	size_t len;
+	int spin, ring;
+} vpin = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static void *vpin_helper(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&vpin.lock);
+	for (;;) {
+		struct iovec iov;
+		bool registered;
+
+		while (!vpin.go && !vpin.quit)
+			pthread_cond_wait(&vpin.cond, &vpin.lock);
+		if (vpin.quit)
+			break;
+		vpin.go = false;
+		iov.iov_base = (void *)vpin.addr;
+		iov.iov_len = vpin.len;
+		pthread_mutex_unlock(&vpin.lock);
+		for (volatile int i = vpin.spin; i > 0; i--)
+			;
+		registered = !syscall(__NR_io_uring_register, vpin.ring, IORING_REGISTER_BUFFERS,
+				      &iov, 1);
+		pthread_mutex_lock(&vpin.lock);
+		vpin.registered = registered;
+		vpin.done = true;
+		pthread_cond_broadcast(&vpin.cond);
+	}
+	pthread_mutex_unlock(&vpin.lock);
+	return NULL;
+}
+
+#define VEC_MAX		32	/* entries of one vectored move */
+
+/*
+ * One vectored move of the @count claimed entries @ent, checked as
+ * w_move_checked() checks one move, entry by entry:
+ *  - errno: EFAULT only for an entry err_index that is not inside one VMA
+ *    a side (and success only when every entry is); EINVAL only for one
+ *    whose two VMAs differ in protection; EEXIST only for one with a
+ *    populated destination page; EBUSY, ENOMEM, EAGAIN with or without
+ *    anything moved; anything else fails;
+ *  - done, moved and err_index as ABI 3 says (w_movev_sane());
+ *  - memory: the model takes entries [0, done) whole and the first `moved`
+ *    bytes of entry done (every entry on success), and every page of every
+ *    entry must be what it says.
+ */
+static bool movev_checked(struct w_view *v, unsigned int flags, const struct w_vent *ent,
+			  unsigned int count)
+{
+	struct rust_mremap_vec vec[VEC_MAX];
+	bool one[VEC_MAX], dry = flags & RUST_MREMAP_DRY_RUN, all = true, ok, sane, pop = false;
+	struct rust_mremap_movev m;
+	char what[224];
+	unsigned int i;
+	int e;
+
+	for (i = 0; i < count; i++) {
+		vec[i].src = w_addr(w, ent[i].gs);
+		vec[i].dst = w_addr(w, ent[i].gd);
+		vec[i].len = ent[i].n * W_PAGE;
+		one[i] = w_one_vma(v, vec[i].src, vec[i].len) &&
+			 w_one_vma(v, vec[i].dst, vec[i].len);
+		all &= one[i];
+	}
+	e = rm_movev(dev, RUST_MREMAP_PIDFD_SELF, flags, vec, count, &m);
+	i = m.err_index;
+	snprintf(what, sizeof(what),
+		 "movev%s%s%s of %u entries: %s, done %u, moved %llu, err_index %u",
+		 flags & RUST_MREMAP_RELOCATE ? " RELOCATE" : "",
+		 flags & RUST_MREMAP_NO_REALIGN ? " NO_REALIGN" : "", dry ? " DRY_RUN" : "", count,
+		 e ? strerror(-e) : "ok", m.done, (unsigned long long)m.moved, i);
+	if (e && getenv("RUST_MREMAP_VERBOSE"))
+		ksft_print_msg("%s\n", what);
+	atomic_fetch_add(&w->st.vmoves, 1);
+	atomic_fetch_add(&w->st.ventries, count);
+	ok = sane = w_movev_sane(what, e, &m, vec, count, dry);
+	if (!all && e != -EFAULT && e != -EINVAL) {
+		ksft_print_msg("%s: an entry spans VMAs, EFAULT expected\n", what);
+		ok = false;
+	}
+	switch (e) {
+	case 0:
+		atomic_fetch_add(dry ? &w->st.vdry : &w->st.vok, 1);
+		break;
+	case -EFAULT:
+		if (i >= count || one[i]) {
+			ksft_print_msg("%s: EFAULT, but that entry is inside one VMA a side\n",
+				       what);
+			ok = false;
+		}
+		atomic_fetch_add(&w->st.vrefused, 1);
+		break;
+	case -EINVAL:
+		if (i >= count || !one[i] || w_prot(v, vec[i].src) == w_prot(v, vec[i].dst)) {
+			ksft_print_msg("%s: EINVAL, but that entry's VMAs agree on protection\n",
+				       what);
+			ok = false;
+		}
+		atomic_fetch_add(&w->st.vrefused, 1);
+		break;
+	case -EEXIST:
+		for (size_t k = 0; i < count && k < ent[i].n && !pop; k++)
+			pop = w_populated(v, vec[i].dst + k * W_PAGE);
+		if (!pop) {
+			ksft_print_msg("%s: EEXIST with no populated destination page\n", what);
+			ok = false;
+		}
+		atomic_fetch_add(&w->st.vrefused, 1);
+		break;
+	case -EBUSY:
+	case -ENOMEM:
+	case -EAGAIN:
+		atomic_fetch_add(m.done || m.moved ? &w->st.vpartway : &w->st.vrefused, 1);
+		break;
+	default:
+		ksft_print_msg("%s: unexpected errno\n", what);
+		ok = false;
+	}
+	/* The model: what moved, in array order; an output that makes no sense moved nothing. */
+	if (!dry && sane && (!e || w_partway_errno(e))) {
+		unsigned int done = e ? m.done : count;
+		size_t pages = e ? m.moved / W_PAGE : 0;
+
+		w_movev_apply(w, ent, count, done, pages);
+		for (i = 0; i < done; i++)
+			pages += ent[i].n;
+		atomic_fetch_add(&w->st.vpages, pages);
+	}
+	return w_movev_verify(v, ent, count, what) && ok;
+}
+
+/*
+ * The vectored mover: claims 1..8 chunks (now and then up to 32 small
+ * ones) as the movers claim one, empties their destinations as they do
+ * (but for one now and then: EEXIST), and moves them in one call with
+ * random flags; half the time the pinner races it on one chunk's source,
+ * the last one's more often than not (the move reaches it last).
+ */
+static void *vec_mover(void *arg)
+{
+	uint64_t s = 0x7e7eull + (uint64_t)time(NULL);
+	struct io_uring_params p = { 0 };
+	struct w_vent ent[VEC_MAX];
+	struct w_view v;
+	pthread_t h;
+
+	(void)arg;
+	w_view_open(&v, w, true);
+	vpin.ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+	if (vpin.ring < 0) {
+		ksft_print_msg("io_uring_setup: %s\n", strerror(errno));
+		fail_now();
+		return NULL;
+	}
+	pthread_create(&h, NULL, vpin_helper, NULL);
+	while (!stopping()) {
+		unsigned int want = 1 + (unsigned int)w_below(&s, w_below(&s, 4) ? 8 : VEC_MAX);
+		size_t max = want <= 4 ? 1536 : 64;
+		int full = w_below(&s, 4) ? -1 : (int)w_below(&s, want), pinned = -1;
+		unsigned int count = 0, flags = pick_flags(&s);
+
+		if (!w_below(&s, 8))
+			flags |= RUST_MREMAP_DONTWAKE;
+		while (count < want) {
+			struct w_vent *e = &ent[count];
+
+			if (!pick_move(&s, ID_VEC, max, (int)count != full, &e->gs, &e->gd, &e->n))
+				break;
+			count++;
+		}
+		if (!count) {
+			sched_yield();
+			continue;
+		}
+		/* As the mover does: drop what a THP fault or a pin mapped at the destinations. */
+		for (unsigned int i = 0; i < count; i++)
+			if ((int)i != full && range_is_zero(ent[i].gd, ent[i].n) &&
+			    madvise((void *)w_addr(w, ent[i].gd), ent[i].n * W_PAGE,
+				    MADV_DONTNEED)) {
+				ksft_print_msg("MADV_DONTNEED: %s\n", strerror(errno));
+				fail_now();
+			}
+		if (w_below(&s, 2)) {
+			pinned = w_below(&s, 2) ? (int)count - 1 : (int)w_below(&s, count);
+			pthread_mutex_lock(&vpin.lock);
+			vpin.addr = w_addr(w, ent[pinned].gs);
+			vpin.len = ent[pinned].n * W_PAGE;
+			vpin.spin = (int)w_below(&s, 20000);
+			vpin.done = false;
+			vpin.go = true;
+			pthread_cond_broadcast(&vpin.cond);
+			pthread_mutex_unlock(&vpin.lock);
+		}
+		if (!movev_checked(&v, flags, ent, count))
+			fail_now();
+		if (pinned >= 0) {
+			const struct w_vent *e = &ent[pinned];
+			bool ok = true;
+
+			pthread_mutex_lock(&vpin.lock);
+			while (!vpin.done)
+				pthread_cond_wait(&vpin.cond, &vpin.lock);
+			pthread_mutex_unlock(&vpin.lock);
+			if (vpin.registered) {
+				syscall(__NR_io_uring_register, vpin.ring,
+					IORING_UNREGISTER_BUFFERS, NULL, 0);
+				atomic_fetch_add(&w->st.vpins, 1);
+			}
+			/* What the pin faulted in at the source reads as zero; then drop it. */
+			for (size_t k = 0; ok && k < e->n; k++) {
+				uintptr_t a = w_addr(w, e->gs + k);
+
+				ok = w_page_is(&v, a, w->tag[e->gs + k],
+					       "vectored mover: src after unpin") &&
+				     w_page_is(&v, w_addr(w, e->gd + k), w->tag[e->gd + k],
+					       "vectored mover: dst after unpin");
+				if (!w->tag[e->gs + k])
+					madvise((void *)a, W_PAGE, MADV_DONTNEED);
+			}
+			if (!ok)
+				fail_now();
+		}
+		for (unsigned int i = 0; i < count; i++) {
+			w_release(w, ent[i].gs, ent[i].n);
+			w_release(w, ent[i].gd, ent[i].n);
+		}
+	}
+	pthread_mutex_lock(&vpin.lock);
+	vpin.quit = true;
+	pthread_cond_broadcast(&vpin.cond);
+	pthread_mutex_unlock(&vpin.lock);
+	pthread_join(h, NULL);
+	close(vpin.ring);
 	w_view_close(&v);
 	return NULL;
 }
@@ -679,6 +938,11 @@ static void print_stats(double secs)
 		(unsigned long)t->huge, (unsigned long)t->pte, (unsigned long)t->relocated,
 		(unsigned long)t->shared);
 	ksft_print_msg(
+		"vectored moves %lu (%.0f/s) of %lu entries: ok %lu, dry %lu, part-way %lu, refused %lu; %lu pages moved; %lu raced by a pin\n",
+		(unsigned long)t->vmoves, t->vmoves / secs, (unsigned long)t->ventries,
+		(unsigned long)t->vok, (unsigned long)t->vdry, (unsigned long)t->vpartway,
+		(unsigned long)t->vrefused, (unsigned long)t->vpages, (unsigned long)t->vpins);
+	ksft_print_msg(
 		"writes %lu (%.0f/s), zaps %lu (%.0f/s), page-outs %lu (%.0f/s), mprotects %lu (%.0f/s)\n",
 		(unsigned long)t->writes, t->writes / secs, (unsigned long)t->zaps, t->zaps / secs,
 		(unsigned long)t->pageouts, t->pageouts / secs, (unsigned long)t->mprotects,
@@ -757,6 +1021,7 @@ int main(int argc, char **argv)
 		pthread_create(&th[nth++], NULL, mover, (void *)(ID_MOVER + i));
 	pthread_create(&th[nth++], NULL, table_mover, NULL);
 	pthread_create(&th[nth++], NULL, pin_racer, NULL);
+	pthread_create(&th[nth++], NULL, vec_mover, NULL);
 	pthread_create(&th[nth++], NULL, forker, NULL);
 	pthread_create(&th[nth++], NULL, collapser, NULL);
 	pthread_create(&th[nth++], NULL, offliner, NULL);
@@ -800,9 +1065,9 @@ int main(int argc, char **argv)
 	ok = w->st.pmd && w->st.huge && w->st.pte && w->st.relocated && w->st.shared &&
 	     w->st.ext_moves && w->st.recycles &&
 	     w->st.ok > w->st.moves / 10 && w->st.pins && w->st.forks && w->st.uffd_moves &&
-	     w->st.mprotects && w->st.pageouts;
+	     w->st.mprotects && w->st.pageouts && w->st.vok;
 	ksft_test_result(
 		ok,
-		"stress: it moved tables, THPs and entries, shared and relocated, through a pidfd, beside pins, forks, mprotect, page-out and UFFDIO_MOVE\n");
+		"stress: it moved tables, THPs and entries, shared and relocated, through a pidfd and vectored, beside pins, forks, mprotect, page-out and UFFDIO_MOVE\n");
 	ksft_finished();
 }

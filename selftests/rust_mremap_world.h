@@ -36,7 +36,8 @@ struct w_stats {
 	_Atomic unsigned long moves, ok, partway, dry, refused_exist, refused_busy,
 		refused_fault, refused_nomem, moved_pages, pmd, pte, huge, pud, relocated,
 		writes, zaps, pageouts, mprotects, collapses, forks, pins, pin_races,
-		offlines, compactions, uffd_moves, claim_misses, ext_moves, recycles, shared;
+		offlines, compactions, uffd_moves, claim_misses, ext_moves, recycles, shared,
+		vmoves, vok, vdry, ventries, vpartway, vrefused, vpins, vpages;
 };
 
 struct world {
@@ -422,6 +423,145 @@ static inline bool w_move_checked(struct w_view *v, int fd, int pidfd, unsigned 
 	if (!e && !mo->folios_relocated && mo->pmd_moves + mo->pte_moves + mo->huge_pmd_moves)
 		atomic_fetch_add(&w->st.shared, 1);
 	return ok;
+}
+
+/* ------------------------------------------------- vectored moves (ABI 3) */
+
+/* A page index that is no page of the world: an entry that is not a world range. */
+#define W_NOWHERE	((size_t)-1)
+
+/*
+ * One entry of a vectored move in world pages: @n pages from page @gs to
+ * page @gd; W_NOWHERE in @gs for an entry that is not two world ranges
+ * (its raw form is all the call has).
+ */
+struct w_vent {
+	size_t gs, gd, n;
+};
+
+/* The errnos with which a vectored move may stop part-way, after moving some entries. */
+static inline bool w_partway_errno(int e)
+{
+	return e == -EBUSY || e == -ENOMEM || e == -EAGAIN || e == -EINTR;
+}
+
+/*
+ * Whether the output of a vectored move agrees with its return @e, as ABI 3
+ * says (@m as the kernel left it, @vec its @nvec entries, @dry whether it
+ * was a dry run):
+ *  - success: done = count (0 for a dry run), moved = 0, err_index = count;
+ *  - a part-way stop (EBUSY, ENOMEM, EAGAIN, EINTR; never in a dry run):
+ *    done < count, moved page aligned and less than entry done's length,
+ *    err_index = done;
+ *  - a refusal (any errno, the part-way ones included, with nothing
+ *    moved): done = 0, moved = 0, err_index <= count (< count for the
+ *    part-way errnos: an entry's plan or entry 0 refused); when it is not a
+ *    dry run and the errno cannot stop part-way, every counter 0: counters
+ *    sum what moved.
+ * The output is poisoned before the call, so a field never written back
+ * fails here.
+ */
+static inline bool w_movev_sane(const char *what, int e, const struct rust_mremap_movev *m,
+				const struct rust_mremap_vec *vec, unsigned int nvec, bool dry)
+{
+	unsigned int count = m->count;
+	bool ok = true;
+
+	if (!e) {
+		if (m->done != (dry ? 0 : count) || m->moved || m->err_index != count) {
+			ksft_print_msg(
+				"%s: success with done %u moved %llu err_index %u, count %u\n",
+				what, m->done, (unsigned long long)m->moved, m->err_index, count);
+			ok = false;
+		}
+		return ok;
+	}
+	if (w_partway_errno(e) && (m->done || m->moved)) {
+		if (dry || m->done >= count || m->done >= nvec || m->moved % W_PAGE ||
+		    m->moved >= vec[m->done].len || m->err_index != m->done) {
+			ksft_print_msg(
+				"%s: part-way %s with done %u moved %llu err_index %u, count %u%s\n",
+				what, strerror(-e), m->done, (unsigned long long)m->moved,
+				m->err_index, count, dry ? " in a dry run" : "");
+			ok = false;
+		}
+		return ok;
+	}
+	if (m->done || m->moved || m->err_index > count ||
+	    (w_partway_errno(e) && m->err_index >= count)) {
+		ksft_print_msg("%s: refused (%s) with done %u moved %llu err_index %u, count %u\n",
+			       what, strerror(-e), m->done, (unsigned long long)m->moved,
+			       m->err_index, count);
+		ok = false;
+	}
+	if (!dry && !w_partway_errno(e) &&
+	    (m->pmd_moves || m->pte_moves || m->huge_pmd_moves || m->pud_moves ||
+	     m->folios_relocated)) {
+		ksft_print_msg(
+			"%s: refused (%s) before anything moved, but counters pmd/pte/huge/pud/relocated %llu/%llu/%llu/%llu/%llu\n",
+			what, strerror(-e), (unsigned long long)m->pmd_moves,
+			(unsigned long long)m->pte_moves, (unsigned long long)m->huge_pmd_moves,
+			(unsigned long long)m->pud_moves, (unsigned long long)m->folios_relocated);
+		ok = false;
+	}
+	return ok;
+}
+
+/*
+ * The model after the first @k pages of entry @ent moved, as
+ * w_move_checked() applies a move (a downward overlap included): [gs, gs + k)
+ * emptied, then its tags at [gd, gd + k).  False without memory.
+ */
+static inline bool w_vent_apply(struct world *w, const struct w_vent *ent, size_t k)
+{
+	uint64_t *old = malloc(k * sizeof(*old));
+
+	if (!old)
+		return false;
+	for (size_t i = 0; i < k; i++)
+		old[i] = w->tag[ent->gs + i];
+	for (size_t i = 0; i < k; i++)
+		w->tag[ent->gs + i] = 0;
+	for (size_t i = 0; i < k; i++)
+		w->tag[ent->gd + i] = old[i];
+	free(old);
+	return true;
+}
+
+/*
+ * The model after a vectored move of @count entries that moved entries
+ * [0, @done) whole and the first @moved_pages pages of entry @done (0
+ * unless it stopped part-way).  False if a moved entry is not a world range.
+ */
+static inline bool w_movev_apply(struct world *w, const struct w_vent *ent, unsigned int count,
+				 unsigned int done, size_t moved_pages)
+{
+	for (unsigned int i = 0; i <= done && i < count; i++) {
+		size_t k = i < done ? ent[i].n : moved_pages;
+
+		if (!k)
+			continue;
+		if (ent[i].gs == W_NOWHERE || k > ent[i].n || !w_vent_apply(w, &ent[i], k))
+			return false;
+	}
+	return true;
+}
+
+/* Check every page of both ranges of the @count world entries against the model. */
+static inline bool w_movev_verify(struct w_view *v, const struct w_vent *ent, unsigned int count,
+				  const char *what)
+{
+	struct world *w = v->w;
+
+	for (unsigned int i = 0; i < count; i++) {
+		if (ent[i].gs == W_NOWHERE)
+			continue;
+		for (size_t k = 0; k < ent[i].n; k++)
+			if (!w_page_is(v, w_addr(w, ent[i].gs + k), w->tag[ent[i].gs + k], what) ||
+			    !w_page_is(v, w_addr(w, ent[i].gd + k), w->tag[ent[i].gd + k], what))
+				return false;
+	}
+	return true;
 }
 
 #endif /* RUST_MREMAP_WORLD_H */
