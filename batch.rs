@@ -35,12 +35,12 @@
 
 use kernel::{
     alloc::KVVec,
-    mm::pgtable::{Mode, MovePair, Share, TableScratch},
+    mm::pgtable::{MovePair, Share, SharedPair, TableScratch, PMD_SIZE},
     prelude::*,
 };
 
 use crate::abi::{DONTWAKE, DRY_RUN, RELOCATE};
-use crate::mover::{check_range, target_mm, Counters, MoveControl, Moves, Range};
+use crate::mover::{check_range, target_mm, Counters, MoveControl, Range};
 
 /// An entry as user space wrote it, before [`check_range`].
 #[derive(Clone, Copy)]
@@ -195,10 +195,10 @@ pub(crate) fn move_entries(
         if sharing[i] {
             // Only now, with every plan passed, may the destination take the source's identity.
             let mut pair = pair.share(r.src, r.dst)?;
-            move_run(&mut pair, &ranges, i..end, (flags, true), &mut scratch, out)?;
+            move_run(&mut pair, &ranges, i..end, flags, &mut scratch, out)?;
         } else {
             let mut pair = pair;
-            move_run(&mut pair, &ranges, i..end, (flags, false), &mut scratch, out)?;
+            relocate_run(&mut pair, &ranges, i..end, flags, &mut scratch, out)?;
         }
         i = end;
     }
@@ -231,31 +231,106 @@ fn run_end<M>(
     end
 }
 
-/// Moves the entries `run` on `pair` (with the batch's `flags`; `shared` if it is a
-/// `SharedPair`), waking userfaultfd waiters of each; on error, notes in `out` where it stopped.
-fn move_run<'g, M: Mode>(
-    pair: &mut MovePair<'g, M>,
+/// Moves the entries `run` on a `SharedPair`, one walk each (whose runs of whole tables flush
+/// the TLB once), waking userfaultfd waiters of each; on error, notes in `out` where it stopped.
+fn move_run(
+    pair: &mut SharedPair<'_>,
     ranges: &[Range],
     run: core::ops::Range<usize>,
-    (flags, shared): (u32, bool),
+    flags: u32,
     scratch: &mut TableScratch,
     out: &mut Outcome,
-) -> Result
-where
-    MovePair<'g, M>: Moves,
-{
+) -> Result {
     for j in run {
         let r = &ranges[j];
         out.done = j;
         out.moved = 0;
         out.err_index = j;
-        let mut pmc = MoveControl::new(*r, flags, shared);
+        let mut pmc = MoveControl::new(*r, flags, true);
         let res = pmc.execute(pair, scratch, &mut out.counters);
         out.moved = pmc.progress();
-        wake(flags, pair, r, out.moved);
+        wake(flags, pair, r, 0, out.moved);
         res?;
     }
     Ok(())
+}
+
+/// Moves the entries `run` on a relocating pair, inside one invalidation of their sources:
+/// single entries go by runs of [`MovePair::move_ptes_run`], one TLB flush each, across entries;
+/// the extent a run stops before (a destination page table to allocate, a whole table or a THP
+/// to move, a folio to wait for) goes by the walk ([`MoveControl`]), which decides it as it
+/// would in a move of the entry alone, and the run goes on after it. An entry whose destination
+/// overlaps its source goes by the walk alone (a run may not refill a slot it emptied before its
+/// flush). Wakes userfaultfd waiters of what moved; on error, notes in `out` where it stopped.
+fn relocate_run(
+    pair: &mut MovePair<'_>,
+    ranges: &[Range],
+    run: core::ops::Range<usize>,
+    flags: u32,
+    scratch: &mut TableScratch,
+    out: &mut Outcome,
+) -> Result {
+    let group = &ranges[run.clone()];
+    let lo = group.iter().map(|r| r.src).min().unwrap_or(0);
+    let hi = group.iter().map(|r| r.src + r.len).max().unwrap_or(0);
+    let own_overlap = |r: &Range| r.dst < r.src + r.len && r.src < r.dst + r.len;
+    let mut batch = KVVec::with_capacity(group.len(), GFP_KERNEL)?;
+    pair.with_invalidation(lo, hi, |pair, inv| {
+        let (mut j, mut off) = (run.start, 0);
+        while j < run.end {
+            let stop = (j..run.end)
+                .find(|&k| own_overlap(&ranges[k]))
+                .unwrap_or(run.end);
+            if stop > j {
+                batch.clear();
+                for (k, r) in ranges.iter().enumerate().take(stop).skip(j) {
+                    let skip = if k == j { off } else { 0 };
+                    batch.push((r.src + skip, r.dst + skip, r.len - skip), GFP_KERNEL)?;
+                }
+                let (done, res) = pair.move_ptes_run(inv, &batch);
+                out.counters.pte_moves += done.moved as u64;
+                out.counters.folios_relocated += done.relocated as u64;
+                for _ in 0..done.ranges {
+                    wake(flags, pair, &ranges[j], off, ranges[j].len - off);
+                    (j, off) = (j + 1, 0);
+                }
+                wake(flags, pair, &ranges[j.min(run.end - 1)], off, done.bytes);
+                off += done.bytes;
+                (out.done, out.moved, out.err_index) = (j, off, j);
+                res?;
+                if j == run.end {
+                    break;
+                }
+            }
+            // The walk takes one extent (or, overlapping its own destination, the rest).
+            let r = &ranges[j];
+            let (s, d) = (r.src + off, r.dst + off);
+            let to_boundary = |a: usize| PMD_SIZE - (a & (PMD_SIZE - 1));
+            let len = if own_overlap(r) {
+                r.len - off
+            } else {
+                to_boundary(s).min(to_boundary(d)).min(r.len - off)
+            };
+            let mut pmc = MoveControl::new(
+                Range {
+                    src: s,
+                    dst: d,
+                    len,
+                },
+                flags,
+                false,
+            );
+            let res = pmc.execute_in(pair, inv, scratch, &mut out.counters);
+            wake(flags, pair, r, off, pmc.progress());
+            off += pmc.progress();
+            (out.done, out.moved, out.err_index) = (j, off, j);
+            res?;
+            if off == r.len {
+                (j, off) = (j + 1, 0);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// `res`, noting in `out` that an error concerns entry `i`.
@@ -266,12 +341,13 @@ fn at<T>(out: &mut Outcome, i: usize, res: Result<T>) -> Result<T> {
     res
 }
 
-/// Wakes the threads waiting on a userfaultfd fault in the first `moved` bytes of `r`'s
-/// destination, as `UFFDIO_MOVE` does unless `UFFDIO_MOVE_MODE_DONTWAKE`. Under the mmap write
-/// lock: the woken threads fault again once it is dropped, and find the pages.
-fn wake<M>(flags: u32, pair: &MovePair<'_, M>, r: &Range, moved: usize) {
+/// Wakes the threads waiting on a userfaultfd fault in the `len` bytes from `off` of `r`'s
+/// destination, which just moved, as `UFFDIO_MOVE` does unless `UFFDIO_MOVE_MODE_DONTWAKE`.
+/// Under the mmap write lock: the woken threads fault again once it is dropped, and find the
+/// pages.
+fn wake<M>(flags: u32, pair: &MovePair<'_, M>, r: &Range, off: usize, len: usize) {
     if flags & DONTWAKE == 0 {
-        pair.dst().userfaultfd_wake(r.dst, moved);
+        pair.dst().userfaultfd_wake(r.dst + off, len);
     }
 }
 

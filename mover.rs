@@ -501,6 +501,22 @@ impl MoveControl {
         })
     }
 
+    /// [`Self::execute`] inside an invalidation the caller started, which must cover the source
+    /// range.
+    pub(crate) fn execute_in<'g, M: Mode>(
+        &mut self,
+        pair: &mut MovePair<'g, M>,
+        inv: &MmuInvalidation<'_>,
+        scratch: &mut TableScratch,
+        c: &mut Counters,
+    ) -> Result
+    where
+        MovePair<'g, M>: Moves,
+    {
+        self.try_realign_addr(pair);
+        self.walk(pair, inv, scratch, c)
+    }
+
     /// The walk of [`Self::execute`], extent by extent, as [`decide`] and [`decide_pud`] say.
     fn walk<'g, M: Mode>(
         &mut self,
