@@ -274,20 +274,28 @@ fn relocate_run(
     let lo = group.iter().map(|r| r.src).min().unwrap_or(0);
     let hi = group.iter().map(|r| r.src + r.len).max().unwrap_or(0);
     let own_overlap = |r: &Range| r.dst < r.src + r.len && r.src < r.dst + r.len;
+    // The group's ranges for `move_ptes_run`; the one a run resumes in is trimmed in place.
     let mut batch = KVVec::with_capacity(group.len(), GFP_KERNEL)?;
+    for r in group {
+        batch.push((r.src, r.dst, r.len), GFP_KERNEL)?;
+    }
     pair.with_invalidation(lo, hi, |pair, inv| {
         let (mut j, mut off) = (run.start, 0);
-        while j < run.end {
-            let stop = (j..run.end)
+        // The next entry from `j` on that overlaps its own destination.
+        let next_overlap = |j: usize| {
+            (j..run.end)
                 .find(|&k| own_overlap(&ranges[k]))
-                .unwrap_or(run.end);
+                .unwrap_or(run.end)
+        };
+        let mut stop = next_overlap(j);
+        while j < run.end {
+            if stop < j {
+                stop = next_overlap(j);
+            }
             if stop > j {
-                batch.clear();
-                for (k, r) in ranges.iter().enumerate().take(stop).skip(j) {
-                    let skip = if k == j { off } else { 0 };
-                    batch.push((r.src + skip, r.dst + skip, r.len - skip), GFP_KERNEL)?;
-                }
-                let (done, res) = pair.move_ptes_run(inv, &batch);
+                let r = &ranges[j];
+                batch[j - run.start] = (r.src + off, r.dst + off, r.len - off);
+                let (done, res) = pair.move_ptes_run(inv, &batch[j - run.start..stop - run.start]);
                 out.counters.pte_moves += done.moved as u64;
                 out.counters.folios_relocated += done.relocated as u64;
                 for _ in 0..done.ranges {

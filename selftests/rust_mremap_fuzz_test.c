@@ -12,11 +12,14 @@
  *  - the move is the dry run: same errno, same counters;
  *  - the memory: [0, moved) at dst with its tags, the rest where it was.
  * A vectored move (RUST_MREMAP_IOC_MOVEV, ABI 3) of 1..16 entries, or up to
- * 300 small ones, some of them made invalid on purpose, is predicted the
- * same way, following the order of the ABI 3 checks: errno and err_index
- * (for two overlapping entries, either of the pair), done, moved; its dry
- * run against the sum of its entries' own dry runs (as the rmap mode rule
- * allows); and the whole world against the model after it.
+ * 300 small ones, a third of them made invalid on purpose, most of them
+ * prepared as a collector prepares its own memory so that they move
+ * (entries inside one VMA a side, destinations emptied, sources written
+ * afresh after a fork), is predicted the same way, following the order of
+ * the ABI 3 checks: errno and err_index (for two overlapping entries,
+ * either of the pair), done, moved; its dry run against the sum of its
+ * entries' own dry runs (as the rmap mode rule allows); and the whole world
+ * against the model after it.
  *
  *   rust_mremap_fuzz_test [-s SEED] [-t SECONDS] [-n MAXOPS]
  *
@@ -65,7 +68,7 @@ static const char *const vb_name[VB_NR] = {
 
 struct op {
 	uint8_t kind, a, b;	/* regions */
-	uint8_t ro;		/* O_PROTECT: read-only; O_MOVEV: empty the destinations first */
+	uint8_t ro;		/* O_PROTECT: read-only; O_MOVEV: prepared (vec_build, vec_prep) */
 	uint32_t flags;		/* O_MOVE, O_MOVEV */
 	uint32_t s, d, n;	/* page offsets in a and b, pages; O_MOVEV: n entries */
 	uint32_t vseed;		/* O_MOVEV: the seed its entries are drawn from */
@@ -87,7 +90,7 @@ static struct {
 	int nchild;
 	int ring;
 	bool pinned, forked;
-	uintptr_t pin_lo, pin_hi;
+	uintptr_t pin_lo, pin_hi;	/* what the pin took, while pinned */
 } live;
 
 static void op_print(const struct op *o, int i, const char *prefix)
@@ -117,7 +120,7 @@ static void op_print(const struct op *o, int i, const char *prefix)
 			       o->flags & RUST_MREMAP_NO_REALIGN ? " NO_REALIGN" : "",
 			       o->flags & RUST_MREMAP_DRY_RUN ? " DRY_RUN" : "",
 			       o->flags & RUST_MREMAP_DONTWAKE ? " DONTWAKE" : "",
-			       o->ro ? " (destinations emptied)" : "", bad[0] ? bad : " none");
+			       o->ro ? " (prepared)" : "", bad[0] ? bad : " none");
 		break;
 	}
 	default:
@@ -146,8 +149,8 @@ static struct op op_gen(uint64_t seed, int i)
 		o.n = w_below(&s, 8) ? 1 + (uint32_t)w_below(&s, 16) :
 				       17 + (uint32_t)w_below(&s, V_MAXN - 16);
 		o.vseed = (uint32_t)w_rand(&s);
-		o.ro = w_below(&s, 4) != 0;
-		if (w_below(&s, 5) < 2) {
+		o.ro = w_below(&s, 8) != 0;
+		if (!w_below(&s, 3)) {
 			o.vbad = (uint16_t)(1U << w_below(&s, VB_NR));
 			if (!w_below(&s, 4))
 				o.vbad |= (uint16_t)(1U << w_below(&s, VB_NR));
@@ -390,12 +393,30 @@ static size_t world_page(uint64_t a, uint64_t len)
 }
 
 /*
- * Build the vectored move of op @o: a pure function of the op and the
- * regions' places.  Entries never meet one another (the faults aside):
+ * Whether world pages [@gs, @gs + @n) may move to [@gd, @gd + @n) in a
+ * prepared vector: each range inside one VMA, the two of one protection
+ * (from vmas: vmas_load() first), and the source clear of the pin (a
+ * relocating entry refuses a pinned page, and a write does not unpin it).
+ */
+static bool v_fits(size_t gs, size_t gd, size_t n)
+{
+	uint64_t src = w_addr(w, gs), dst = w_addr(w, gd), len = n * W_PAGE;
+	char prot = vmas_one(src, len);
+
+	return prot && prot == vmas_one(dst, len) &&
+	       !(live.pinned && ranges_meet(src, len, live.pin_lo, live.pin_hi - live.pin_lo));
+}
+
+/*
+ * Build the vectored move of op @o: a pure function of the op, the
+ * regions' places and, for a prepared one (o->ro), the VMAs (vmas_load()
+ * first) and the pin.  Entries never meet one another (the faults aside):
  * random, scattered chunks of one region packed densely into another (the
  * relocating pattern), chunks at the same offset in two regions (the
- * sharing one), whole tables, and chunks moving down within their region
- * over their own source.  Then the faults of o->vbad, each at a random entry.
+ * sharing one), whole tables (up to 4, then chunks), and chunks moving down
+ * within their region over their own source.  A prepared vector's entries
+ * are ones the oracle lets move (v_fits()), an unprepared one's are drawn
+ * blind.  Then the faults of o->vbad, each at a random entry.
  */
 static void vec_build(const struct op *o, struct vcall *c)
 {
@@ -409,7 +430,7 @@ static void vec_build(const struct op *o, struct vcall *c)
 	for (unsigned int i = 0; i < o->n; i++) {
 		bool got = false;
 
-		for (int tries = 0; tries < 16 && !got; tries++) {
+		for (int tries = 0; tries < (o->ro ? 32 : 16) && !got; tries++) {
 			int a = (int)w_below(&s, W_NREG), b = (int)w_below(&s, W_NREG);
 			size_t n = 1 + w_below(&s, small ? 4 : w_below(&s, 3) ? 16 : 256);
 			size_t gs, gd, off;
@@ -429,7 +450,7 @@ static void vec_build(const struct op *o, struct vcall *c)
 					    gs % W_REG_PAGES);
 				break;
 			case 3:	/* whole tables, mutually aligned */
-				if (o->n > 4)
+				if (i >= 4)
 					break;
 				n = 512;
 				gs = w_pick_aligned(w, &s, a, n);
@@ -447,6 +468,11 @@ static void vec_build(const struct op *o, struct vcall *c)
 				continue;
 			if (vent_meets(c, gs, n) || vent_meets(c, gd, n))
 				continue;
+			if (o->ro && !v_fits(gs, gd, n)) {
+				if (pattern == 1)
+					cursor = w_below(&s, W_REG_PAGES / 2);
+				continue;
+			}
 			c->ent[c->n++] = (struct w_vent){ gs, gd, n };
 			if (pattern == 1)
 				cursor = gd % W_REG_PAGES + n + !w_below(&s, 4);
@@ -560,16 +586,22 @@ static void vec_build(const struct op *o, struct vcall *c)
 }
 
 /*
- * Empty the destinations of op @o's entries first (MADV_DONTNEED, as O_ZAP),
- * but for the one the VB_EXIST fault keeps and the pages of an entry's own
- * source: most vectors can then move, and a populated destination is rare.
+ * Prepare the entries of a prepared op @o (the @i-th) as a collector
+ * prepares its own memory, so that most vectors can move: empty the
+ * destinations (MADV_DONTNEED, as O_ZAP), but for the one the VB_EXIST
+ * fault keeps and the pages of an entry's own source; and after a fork,
+ * write the sources in writable VMAs afresh (as O_WRITE, tags of op @i), so
+ * that a relocating entry finds no page still shared with a child (one not
+ * written since the fork).  A populated destination, or EBUSY, is then rare.
  */
-static void vec_prep(const struct op *o, const struct vcall *c)
+static void vec_prep(const struct op *o, const struct vcall *c, int i)
 {
-	for (unsigned int i = 0; o->ro && i < c->n; i++) {
-		const struct w_vent *e = &c->ent[i];
+	uint64_t next = ((uint64_t)i << 16) + 0x100;
 
-		if ((int)i == c->keep || e->gs == W_NOWHERE)
+	for (unsigned int j = 0; o->ro && j < c->n; j++) {
+		const struct w_vent *e = &c->ent[j];
+
+		if ((int)j == c->keep || e->gs == W_NOWHERE)
 			continue;
 		for (size_t k = 0; k < e->n;) {
 			size_t run = 0;
@@ -583,6 +615,12 @@ static void vec_prep(const struct op *o, const struct vcall *c)
 					w->tag[e->gd + k + q] = 0;
 			k += run ? run : 1;
 		}
+	}
+	for (unsigned int j = 0; o->ro && live.forked && j < c->n; j++) {
+		const struct w_vent *e = &c->ent[j];
+
+		if (e->gs != W_NOWHERE && vmas_one(w_addr(w, e->gs), e->n * W_PAGE) == 'w')
+			w_rewrite(w, e->gs, e->n, false, &next);
 	}
 }
 
@@ -928,8 +966,12 @@ static bool do_movev(const struct op *o, int i)
 	struct vpred p;
 	int e_dry, e;
 
+	if (!vmas_load()) {
+		ksft_print_msg("op %d: /proc/self/maps: %s\n", i, strerror(errno));
+		return false;
+	}
 	vec_build(o, &c);
-	vec_prep(o, &c);
+	vec_prep(o, &c, i);
 	if (!vmas_load()) {
 		ksft_print_msg("op %d: /proc/self/maps: %s\n", i, strerror(errno));
 		return false;
@@ -954,17 +996,11 @@ static bool do_movev(const struct op *o, int i)
 		zbefore = v_zero_pages(&c, false);
 
 	e = movev_issue(&c, c.hdr.flags, &mv);
-	atomic_fetch_add(&w->st.vmoves, 1);
-	atomic_fetch_add(&w->st.ventries, c.n);
-	if (!e)
-		atomic_fetch_add(dry ? &w->st.vdry : &w->st.vok, 1);
-	else if (w_partway_errno(e) && (mv.done || mv.moved))
-		atomic_fetch_add(&w->st.vpartway, 1);
-	else
-		atomic_fetch_add(&w->st.vrefused, 1);
 	if (e && getenv("RUST_MREMAP_VERBOSE"))
 		ksft_print_msg("%s: %s, err_index %u\n", what, strerror(-e), mv.err_index);
 	sane = w_movev_sane(what, e, &mv, c.vec, c.n, dry);
+	if (sane)
+		w_vcount(&w->st.v, e, &mv, c.n, dry, o->ro && !o->vbad && !dry);
 	ok &= sane && v_explained(what, e, &mv, &p);
 	if (e != e_dry) {
 		ksft_print_msg("%s: %d, its dry run %d\n", what, e, e_dry);
@@ -976,10 +1012,16 @@ static bool do_movev(const struct op *o, int i)
 	}
 
 	/* The model: what moved, in array order. */
-	if (!dry && sane && (!e || w_partway_errno(e)) &&
-	    !w_movev_apply(w, c.ent, c.n, e ? mv.done : c.n, e ? mv.moved / W_PAGE : 0)) {
-		ksft_print_msg("%s: an entry that is no world range moved\n", what);
-		ok = false;
+	if (!dry && sane && (!e || w_partway_errno(e))) {
+		unsigned int done = e ? mv.done : c.n;
+		size_t part = e ? mv.moved / W_PAGE : 0, data;
+
+		w->st.v.pages += w_movev_pages(w, c.ent, c.n, done, part, &data);
+		w->st.v.data += data;
+		if (!w_movev_apply(w, c.ent, c.n, done, part)) {
+			ksft_print_msg("%s: an entry that is no world range moved\n", what);
+			ok = false;
+		}
 	}
 
 	/* The counters, against the dry run's (see do_move()). */
@@ -1101,6 +1143,8 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 
 			live.pinned = !syscall(__NR_io_uring_register, live.ring,
 					       IORING_REGISTER_BUFFERS, &iov, 1);
+			live.pin_lo = a;
+			live.pin_hi = a + len;
 			/* The pin faults in what was not there: zeroes, tag 0. */
 		}
 		return true;
@@ -1218,7 +1262,8 @@ int main(int argc, char **argv)
 {
 	uint64_t seed = 1;
 	int seconds = 15, maxops = 100000, opt, n = 0, at, total = 0, runs = 0;
-	unsigned long moves = 0, moves_ok = 0, vmoves = 0, vok = 0, ventries = 0;
+	unsigned long moves = 0, moves_ok = 0;
+	struct w_vstats vt = { 0 };
 	char thp[64] = "";
 	struct timespec t0, t;
 	struct op *ops;
@@ -1300,11 +1345,10 @@ int main(int argc, char **argv)
 		runs++;
 		moves += w->st.moves;
 		moves_ok += w->st.ok;
-		vmoves += w->st.vmoves;
-		vok += w->st.vok;
-		ventries += w->st.ventries;
+		w_vstats_add(&vt, &w->st.v);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while (t.tv_sec - t0.tv_sec < seconds);
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	if (thp[0]) {
 		fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_WRONLY);
 		thp[strcspn(thp, "\n")] = 0;
@@ -1322,7 +1366,8 @@ int main(int argc, char **argv)
 	}
 	ksft_print_msg(
 		"%d sequences, %d ops, %lu moves (%lu succeeded), %lu vectored moves of %lu entries (%lu succeeded)\n",
-		runs, total, moves, moves_ok, vmoves, ventries, vok);
+		runs, total, moves, moves_ok, vt.moves, vt.entries, vt.ok);
+	w_vstats_print(&vt, (double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9);
 	ksft_test_result(
 		ok,
 		"fuzz: seed %llu, %d sequences of random ops, every move as the model and the oracle say\n",

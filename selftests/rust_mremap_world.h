@@ -32,12 +32,29 @@
 #define W_SHIFTED	2
 #define W_KSM		3
 
+/*
+ * What the vectored moves did: one actor (the stress's vectored mover, the
+ * fuzzer's one thread) counts them, and they are read after it is done.
+ */
+struct w_vstats {
+	unsigned long moves, entries, ok, dry, partway, refused;
+	/* the refusals (nothing moved) by errno */
+	unsigned long r_exist, r_busy, r_inval, r_fault, r_other;
+	/* moves built to succeed (no fault built in, destinations emptied), and of them ok */
+	unsigned long clean, clean_ok;
+	/* what the successful moves moved: pages (those holding data), tables, THPs, entries */
+	unsigned long pages, data, tables, thps, ptes;
+	/* successful moves that relocated folios, and that moved with none relocated */
+	unsigned long relocating, sharing;
+	unsigned long pins;
+};
+
 struct w_stats {
 	_Atomic unsigned long moves, ok, partway, dry, refused_exist, refused_busy,
 		refused_fault, refused_nomem, moved_pages, pmd, pte, huge, pud, relocated,
 		writes, zaps, pageouts, mprotects, collapses, forks, pins, pin_races,
-		offlines, compactions, uffd_moves, claim_misses, ext_moves, recycles, shared,
-		vmoves, vok, vdry, ventries, vpartway, vrefused, vpins, vpages;
+		offlines, compactions, uffd_moves, claim_misses, ext_moves, recycles, shared;
+	struct w_vstats v;
 };
 
 struct world {
@@ -505,6 +522,144 @@ static inline bool w_movev_sane(const char *what, int e, const struct rust_mrema
 		ok = false;
 	}
 	return ok;
+}
+
+/*
+ * Count the result of a vectored move of @count entries in @v: @e and @m as
+ * the kernel left them (after w_movev_sane() passed), @dry a dry run,
+ * @clean one built to succeed.  A refusal (nothing moved) is counted by its
+ * errno, a part-way stop apart.
+ */
+static inline void w_vcount(struct w_vstats *v, int e, const struct rust_mremap_movev *m,
+			    unsigned int count, bool dry, bool clean)
+{
+	v->moves++;
+	v->entries += count;
+	v->clean += clean;
+	v->clean_ok += clean && !e;
+	if (!e && dry) {
+		v->dry++;
+	} else if (!e) {
+		v->ok++;
+		v->tables += m->pmd_moves + m->pud_moves;
+		v->thps += m->huge_pmd_moves;
+		v->ptes += m->pte_moves;
+		if (m->folios_relocated)
+			v->relocating++;
+		else if (m->pmd_moves + m->pud_moves + m->huge_pmd_moves + m->pte_moves)
+			v->sharing++;
+	} else if (w_partway_errno(e) && (m->done || m->moved)) {
+		v->partway++;
+	} else {
+		v->refused++;
+		switch (e) {
+		case -EEXIST:
+			v->r_exist++;
+			break;
+		case -EBUSY:
+			v->r_busy++;
+			break;
+		case -EINVAL:
+			v->r_inval++;
+			break;
+		case -EFAULT:
+			v->r_fault++;
+			break;
+		default:
+			v->r_other++;
+		}
+	}
+}
+
+/* Add @from's counts to @to (the fuzzer sums its sequences'). */
+static inline void w_vstats_add(struct w_vstats *to, const struct w_vstats *from)
+{
+	to->moves += from->moves;
+	to->entries += from->entries;
+	to->ok += from->ok;
+	to->dry += from->dry;
+	to->partway += from->partway;
+	to->refused += from->refused;
+	to->r_exist += from->r_exist;
+	to->r_busy += from->r_busy;
+	to->r_inval += from->r_inval;
+	to->r_fault += from->r_fault;
+	to->r_other += from->r_other;
+	to->clean += from->clean;
+	to->clean_ok += from->clean_ok;
+	to->pages += from->pages;
+	to->data += from->data;
+	to->tables += from->tables;
+	to->thps += from->thps;
+	to->ptes += from->ptes;
+	to->relocating += from->relocating;
+	to->sharing += from->sharing;
+	to->pins += from->pins;
+}
+
+/* Two lines: what the vectored moves of @v did, and how many of those built to succeed did. */
+static inline void w_vstats_print(const struct w_vstats *v, double secs)
+{
+	ksft_print_msg(
+		"vectored moves %lu (%.1f/s) of %lu entries: ok %lu, dry %lu, part-way %lu, refused %lu (EEXIST %lu, EBUSY %lu, EINVAL %lu, EFAULT %lu, other %lu)\n",
+		v->moves, secs > 0 ? v->moves / secs : 0.0, v->entries, v->ok, v->dry, v->partway,
+		v->refused, v->r_exist, v->r_busy, v->r_inval, v->r_fault, v->r_other);
+	ksft_print_msg(
+		"vectored moves built to succeed %lu, ok %lu (%lu%%); moved %lu pages (%lu holding data): %lu tables, %lu THPs, %lu entries; %lu relocated folios, %lu relocated none (shared rmap identity)\n",
+		v->clean, v->clean_ok, v->clean ? v->clean_ok * 100 / v->clean : 0, v->pages,
+		v->data, v->tables, v->thps, v->ptes, v->relocating, v->sharing);
+}
+
+/*
+ * Make what [@g, @g + @n) holds movable by a relocating move: write every
+ * page that holds a tag or is populated (zeroes a THP, a pin or a collapse
+ * mapped) with a fresh tag (*@next, counted up), and with @holes every page.
+ * A written page is exclusive: a fork's COW sharing broken, a KSM page
+ * unmerged, a swap entry (exclusive or not) swapped in; a unique tag gives
+ * KSM nothing to merge it with.  Pinned pages stay pinned.  The caller owns
+ * the pages, in this process, and they are writable.  Returns the pages
+ * written.
+ */
+static inline size_t w_rewrite(struct world *w, size_t g, size_t n, bool holes, uint64_t *next)
+{
+	uint64_t *pm = calloc(n, sizeof(*pm));
+	size_t c = 0;
+
+	if (pm && !rm_pagemap((void *)w_addr(w, g), n, pm))
+		memset(pm, 0, n * sizeof(*pm));
+	for (size_t k = 0; k < n; k++) {
+		if (!holes && !w->tag[g + k] && !(pm && pm[k] & (RM_PM_PRESENT | RM_PM_SWAP)))
+			continue;
+		w->tag[g + k] = (*next)++;
+		w_fill((void *)w_addr(w, g + k), w->tag[g + k]);
+		c++;
+	}
+	free(pm);
+	return c;
+}
+
+/*
+ * The pages of a vectored move's world entries that move (entries [0,
+ * @done) whole, the first @moved_pages pages of entry @done) and, in
+ * *@data, how many of them hold a tag: call before w_movev_apply().
+ */
+static inline size_t w_movev_pages(const struct world *w, const struct w_vent *ent,
+				   unsigned int count, unsigned int done, size_t moved_pages,
+				   size_t *data)
+{
+	size_t pages = 0;
+
+	*data = 0;
+	for (unsigned int i = 0; i <= done && i < count; i++) {
+		size_t k = i < done ? ent[i].n : moved_pages;
+
+		if (ent[i].gs == W_NOWHERE || k > ent[i].n)
+			continue;
+		pages += k;
+		for (size_t j = 0; j < k; j++)
+			*data += !!w->tag[ent[i].gs + j];
+	}
+	return pages;
 }
 
 /*
