@@ -221,7 +221,9 @@ fn run_end<M>(
 ) -> usize {
     let (src, dst) = (pair.src(), pair.dst());
     let inside = |r: &Range| {
-        r.src >= src.start() && r.src + r.len <= src.end() && r.dst >= dst.start()
+        r.src >= src.start()
+            && r.src + r.len <= src.end()
+            && r.dst >= dst.start()
             && r.dst + r.len <= dst.end()
     };
     let mut end = i + 1;

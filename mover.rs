@@ -37,8 +37,8 @@ use kernel::{
     mm::{
         pgtable::{
             pmd_align_down, pud_align_down, Blocker, LockedFolio, MmuInvalidation, Mode, MovePair,
-            MoveVma, Pmd, PmdKind, PtesMoved, Relocate, RunMoved, Shared, TableScratch,
-            PMD_SIZE, PUD_SIZE,
+            MoveVma, Pmd, PmdKind, PtesMoved, Relocate, RunMoved, Shared, TableScratch, PMD_SIZE,
+            PUD_SIZE,
         },
         MmWithUser,
     },

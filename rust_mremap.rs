@@ -148,9 +148,8 @@ fn move_one(args: &mut MoveArgs) -> Result {
 fn move_vec(args: &mut MoveVecArgs) -> Result {
     let count = args.count as usize;
     let mut out = Outcome::new(count);
-    let res = read_entries(args).and_then(|entries| {
-        batch::move_entries(args.pidfd, args.flags, &entries, &mut out)
-    });
+    let res = read_entries(args)
+        .and_then(|entries| batch::move_entries(args.pidfd, args.flags, &entries, &mut out));
     // The counts fit: `done` and `err_index` are at most `count`, a `u32`.
     args.done = out.done as u32;
     args.moved = out.moved as u64;

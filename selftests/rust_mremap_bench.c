@@ -853,7 +853,7 @@ static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, stru
 			goto out;
 		}
 		if (m == C_UFFD && !(r.ioctls & (1ULL << _UFFDIO_MOVE))) {
-			fprintf(stderr, "%s, %s: UFFDIO_MOVE not offered for the registered range\n",
+			fprintf(stderr, "%s, %s: UFFDIO_MOVE not offered for the range\n",
 				c->name, what);
 			ret = RUN_NA;
 			goto out;
@@ -1233,13 +1233,18 @@ static void lat_print_row(const struct coll *c, const struct lrow *l)
 		return;
 	}
 	printf("%-12s %6s %12.1f %8zu %13s %13s %15s %12s %14s %14.1f\n", name, c->name,
-	       median(l->move_us, (int)l->reps), l->fault.n, pct_us(b[0], sizeof(b[0]), &l->fault, 50),
-	       pct_us(b[1], sizeof(b[1]), &l->fault, 99), pct_us(b[2], sizeof(b[2]), &l->fault, 100),
-	       pct_us(b[3], sizeof(b[3]), &l->idle, 50), pct_us(b[4], sizeof(b[4]), &l->idle, 100),
+	       median(l->move_us, (int)l->reps), l->fault.n,
+	       pct_us(b[0], sizeof(b[0]), &l->fault, 50),
+	       pct_us(b[1], sizeof(b[1]), &l->fault, 99),
+	       pct_us(b[2], sizeof(b[2]), &l->fault, 100),
+	       pct_us(b[3], sizeof(b[3]), &l->idle, 50),
+	       pct_us(b[4], sizeof(b[4]), &l->idle, 100),
 	       (double)l->worst_iter / 1e3);
-	if (l->short_run)
-		printf("# %s: the fault thread's %zu samples ran out before a move ended: the columns cover part of it\n",
+	if (l->short_run) {
+		printf("# %s: the fault thread's %zu samples ran out before a move ended:\n",
 		       name, LAT_CAP);
+		printf("#   the columns cover part of it\n");
+	}
 }
 
 /*
@@ -1273,9 +1278,11 @@ static bool coll_run(size_t len, long reps)
 
 	printf("\n# collector: from-space %zu MiB, to-space %zu MiB, chunks of 16K, 64K, 2M\n",
 	       len >> 20, len >> 21);
-	if (g_abi < 3)
-		printf("# collector: ABI %u < 3: no RUST_MREMAP_IOC_MOVEV and userfaultfd-registered VMAs refused: the vectored and +uffd measurements are skipped\n",
+	if (g_abi < 3) {
+		printf("# collector: ABI %u < 3: no RUST_MREMAP_IOC_MOVEV, and userfaultfd VMAs\n",
 		       g_abi);
+		printf("#   refused: the vectored and +uffd measurements are skipped\n");
+	}
 	fflush(stdout);
 	for (size_t ci = 0; ci < ARRAY_SIZE(chunks); ci++) {
 		c[ci].len = len;
@@ -1297,15 +1304,26 @@ static bool coll_run(size_t len, long reps)
 	if (!coll_latency(&c[lat_i], reps, &w[lat_i], l))
 		ok = false;
 
-	printf("\n# collector: every other chunk of a %zu MiB from-space (4K pages, MADV_NOHUGEPAGE, every page written) packed densely into a fresh %zu MiB to-space, both PMD-aligned; fresh setup per repetition\n",
-	       len >> 20, len >> 21);
-	printf("# vec = one RUST_MREMAP_IOC_MOVEV of all chunks (flags 0), ioctl = RUST_MREMAP_IOC_MOVE per chunk, uffd = UFFDIO_MOVE per chunk (to-space registered MISSING), mremap = mremap(MREMAP_MAYMOVE|MREMAP_FIXED) per chunk\n");
-	printf("# median of %ld repetitions; mremap: of %ld (its loop leaves a VMA per chunk on each side, the slowest to set up and tear down under TCG)\n",
+	printf("\n# collector: every other chunk of a %zu MiB from-space (4K pages, no THP,\n",
+	       len >> 20);
+	printf("#   every page written) packed densely into a fresh %zu MiB to-space, both\n",
+	       len >> 21);
+	printf("#   PMD-aligned; fresh setup per repetition\n");
+	printf("# vec = one RUST_MREMAP_IOC_MOVEV of all chunks (flags 0),\n");
+	printf("#   ioctl = RUST_MREMAP_IOC_MOVE per chunk,\n");
+	printf("#   uffd = UFFDIO_MOVE per chunk (to-space registered MISSING),\n");
+	printf("#   mremap = mremap(MREMAP_MAYMOVE|MREMAP_FIXED) per chunk\n");
+	printf("# median of %ld repetitions; mremap: of %ld (its loop leaves a VMA per chunk\n",
 	       reps, reps < COLL_MREMAP_REPS ? reps : COLL_MREMAP_REPS);
-	printf("# +uffd rows: vec and ioctl with the to-space registered with userfaultfd (MISSING, ABI 3); uffd is the same UFFDIO_MOVE loop as the row above (always registered)\n");
-	printf("# ratios: uffd/vec, uffd/ioctl, mremap/vec = first time / second time (above 1: the second is faster)\n");
-	printf("# to_vmas, from_vmas: VMAs overlapping the to-space / from-space after the move (/proc/self/maps), per column, last repetition\n");
-	printf("# vec counters (last repetition): pmd = pmd_moves, pte = pte_moves, reloc = folios_relocated\n");
+	printf("#   on each side, the slowest to set up and tear down under TCG)\n");
+	printf("# +uffd rows: vec and ioctl with the to-space registered with userfaultfd\n");
+	printf("#   (MISSING, ABI 3); uffd is the same UFFDIO_MOVE loop as the row above\n");
+	printf("# ratios: uffd/vec, uffd/ioctl, mremap/vec = first time / second time\n");
+	printf("#   (above 1: the second is faster)\n");
+	printf("# to_vmas, from_vmas: VMAs overlapping the to-space / from-space after the move\n");
+	printf("#   (/proc/self/maps), per column, last repetition\n");
+	printf("# vec counters (last repetition): pmd = pmd_moves, pte = pte_moves,\n");
+	printf("#   reloc = folios_relocated\n");
 	printf("%-10s %7s %12s %12s %12s %12s %9s %10s %10s %-19s %-19s %7s %7s %7s\n", "chunk",
 	       "chunks", "vec_us", "ioctl_us", "uffd_us", "mremap_us", "uffd/vec", "uffd/ioctl",
 	       "mremap/vec", "to_vmas(v/i/u/m)", "from_vmas(v/i/u/m)", "pmd", "pte", "reloc");
@@ -1317,10 +1335,15 @@ static bool coll_run(size_t len, long reps)
 		coll_print_row(reg, &c[ci], &w[ci], col_reg);
 	}
 
-	printf("\n# fault latency: another thread MADV_DONTNEEDs a page of an unrelated %zu KiB VMA and times the write that faults it back (CLOCK_MONOTONIC), in a loop, from %llu ms before the move until %llu ms after\n",
-	       (LAT_PAGES * g_ps) >> 10, LAT_LEAD_NS / 1000000, LAT_TAIL_NS / 1000000);
-	printf("# faults = faults overlapping the move, pooled over %ld repetitions: median, p99, worst; idle = the faults before the move; worst_iter = longest MADV_DONTNEED + write overlapping the move (a stall in MADV_DONTNEED shows there only)\n",
-	       reps);
+	printf("\n# fault latency: another thread MADV_DONTNEEDs a page of another %zu KiB VMA\n",
+	       (LAT_PAGES * g_ps) >> 10);
+	printf("#   and times the write that faults it back (CLOCK_MONOTONIC), in a loop,\n");
+	printf("#   from %llu ms before the move until %llu ms after\n",
+	       LAT_LEAD_NS / 1000000, LAT_TAIL_NS / 1000000);
+	printf("# faults = faults overlapping the move, pooled over %ld repetitions:\n", reps);
+	printf("#   median, p99, worst; idle = the faults before the move;\n");
+	printf("#   worst_iter = longest MADV_DONTNEED + write overlapping the move\n");
+	printf("#   (a stall in MADV_DONTNEED shows there only)\n");
 	printf("%-12s %6s %12s %8s %13s %13s %15s %12s %14s %14s\n", "method", "chunk", "move_us",
 	       "faults", "fault_med_us", "fault_p99_us", "fault_worst_us", "idle_med_us",
 	       "idle_worst_us", "worst_iter_us");
