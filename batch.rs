@@ -35,12 +35,12 @@
 
 use kernel::{
     alloc::KVVec,
-    mm::pgtable::{MovePair, Share, SharedPair, TableScratch, PMD_SIZE},
+    mm::pgtable::{MovePair, Share, SharedPair, PMD_SIZE},
     prelude::*,
 };
 
 use crate::abi::{DONTWAKE, DRY_RUN, RELOCATE};
-use crate::mover::{check_range, target_mm, Counters, MoveControl, Range};
+use crate::mover::{check_range, target_mm, Counters, MoveControl, Range, Scratch};
 
 /// An entry as user space wrote it, before [`check_range`].
 #[derive(Clone, Copy)]
@@ -99,9 +99,11 @@ pub(crate) fn move_entries(
         let r = at(out, i, check_range(e.src, e.dst, e.len))?;
         ranges.push(r, GFP_KERNEL)?;
     }
-    if let Some(i) = find_overlap(&ranges)? {
-        out.err_index = i;
-        return Err(EINVAL);
+    if ranges.len() > 1 {
+        if let Some(i) = find_overlap(&ranges)? {
+            out.err_index = i;
+            return Err(EINVAL);
+        }
     }
 
     // 2. The target.
@@ -179,7 +181,7 @@ pub(crate) fn move_entries(
 
     // 5. The moves, in array order, a run of entries between the same two VMAs in the same rmap
     //    mode (sharing: at the same offset) on one pair.
-    let mut scratch = TableScratch::new()?;
+    let mut scratch = Scratch::default();
     let mut i = 0;
     while i < n {
         let r = &ranges[i];
@@ -240,7 +242,7 @@ fn move_run(
     ranges: &[Range],
     run: core::ops::Range<usize>,
     flags: u32,
-    scratch: &mut TableScratch,
+    scratch: &mut Scratch,
     out: &mut Outcome,
 ) -> Result {
     for j in run {
@@ -269,7 +271,7 @@ fn relocate_run(
     ranges: &[Range],
     run: core::ops::Range<usize>,
     flags: u32,
-    scratch: &mut TableScratch,
+    scratch: &mut Scratch,
     out: &mut Outcome,
 ) -> Result {
     let group = &ranges[run.clone()];
@@ -430,6 +432,13 @@ fn find_overlap(ranges: &[Range]) -> Result<Option<usize>> {
 /// from the same source VMA at the same offset, and that an entry whose source VMA is the
 /// destination VMA of any entry relocates.
 fn decide_modes(ranges: &[Range], vmas: &[EntryVmas]) -> Result<KVVec<bool>> {
+    // One entry: neither exception applies (its own source VMA is its destination VMA only
+    // within one VMA, which never shares).
+    if let [v] = vmas {
+        let mut sharing = KVVec::with_capacity(1, GFP_KERNEL)?;
+        sharing.push(v.share != Share::No, GFP_KERNEL)?;
+        return Ok(sharing);
+    }
     // (destination VMA, source VMA, offset) of every entry, sorted: the entries into one VMA are
     // one run, which agrees on source and offset if its first and last element do.
     let mut into = KVVec::with_capacity(vmas.len(), GFP_KERNEL)?;

@@ -54,6 +54,20 @@ use crate::abi::{NO_REALIGN, PIDFD_SELF};
 /// without progress before the move gives up with `EAGAIN`.
 const MAX_RETRIES: u32 = 1000;
 
+/// The room a relocating table move needs for the folios of one table (`TableScratch`, 8 KiB),
+/// allocated the first time a move needs it: most single-entry moves never do.
+#[derive(Default)]
+pub(crate) struct Scratch(Option<TableScratch>);
+
+impl Scratch {
+    fn get(&mut self) -> Result<&mut TableScratch> {
+        if self.0.is_none() {
+            self.0 = Some(TableScratch::new()?);
+        }
+        self.0.as_mut().ok_or(ENOMEM)
+    }
+}
+
 /// What the move did (or, for a dry run, would do).
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub(crate) struct Counters {
@@ -489,7 +503,7 @@ impl MoveControl {
     pub(crate) fn execute<'g, M: Mode>(
         &mut self,
         pair: &mut MovePair<'g, M>,
-        scratch: &mut TableScratch,
+        scratch: &mut Scratch,
         c: &mut Counters,
     ) -> Result
     where
@@ -507,7 +521,7 @@ impl MoveControl {
         &mut self,
         pair: &mut MovePair<'g, M>,
         inv: &MmuInvalidation<'_>,
-        scratch: &mut TableScratch,
+        scratch: &mut Scratch,
         c: &mut Counters,
     ) -> Result
     where
@@ -522,7 +536,7 @@ impl MoveControl {
         &mut self,
         pair: &mut MovePair<'g, M>,
         inv: &MmuInvalidation<'_>,
-        scratch: &mut TableScratch,
+        scratch: &mut Scratch,
         c: &mut Counters,
     ) -> Result
     where
@@ -627,7 +641,7 @@ impl MoveControl {
         pair: &MovePair<'g, M>,
         inv: &MmuInvalidation<'_>,
         extent: usize,
-        scratch: &mut TableScratch,
+        scratch: &mut Scratch,
         c: &mut Counters,
     ) -> Result<Step>
     where
@@ -673,7 +687,7 @@ impl MoveControl {
                 return Ok(Step::Again);
             }
             Action::Table => {
-                if let Some(relocated) = pair.table(inv, &src, &dst, scratch)? {
+                if let Some(relocated) = pair.table(inv, &src, &dst, scratch.get()?)? {
                     c.pmd_moves += 1;
                     c.folios_relocated += relocated as u64;
                     return Ok(Step::Done);

@@ -27,7 +27,10 @@ struct abuse_req {
 
 #define ABUSE_IOC	_IOWR(0xBC, 0x01, struct abuse_req)
 
-enum { OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES, OP_RUN, OP_UNCOVERED };
+enum {
+	OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES, OP_RUN, OP_UNCOVERED,
+	OP_PTES_RUN,
+};
 
 static int afd;
 static size_t ps;
@@ -247,6 +250,44 @@ static bool t_ptes_ranges(void)
 	return ok;
 }
 
+/*
+ * A relocating run of PTE moves (one TLB flush for the run): a range outside either VMA, one
+ * that overlaps its own destination (a slot the run emptied must not be refilled before its
+ * flush), one its invalidation does not cover, and unaligned ones are refused with nothing
+ * moved; a sound one moves.
+ */
+static bool t_ptes_run_ranges(void)
+{
+	uint8_t *s = map(hole(2 * RM_PMD), 2 * RM_PMD, RW);
+	uint8_t *d = map(hole(RM_PMD), RM_PMD, RW);
+	const struct { const char *what; uint64_t src, dvma, dst, len; } bad[] = {
+		{ "a destination outside its VMA", u(s), u(d), u(d) + RM_PMD - ps, 2 * ps },
+		{ "a source outside its VMA", u(s) + 2 * RM_PMD - ps, u(d), u(d), 2 * ps },
+		{ "a range over its own destination", u(s), u(s), u(s) + ps, 4 * ps },
+		{ "a range not in its invalidation", u(s) + RM_PMD - ps, u(d), u(d), 2 * ps },
+		{ "an unaligned length", u(s), u(d), u(d), ps + 1 },
+		{ "a length that wraps", u(s), u(d), u(d), -ps },
+	};
+	bool ok = true;
+	long long r;
+
+	rm_fill(s, 2 * RM_PMD, 6, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		r = call(OP_PTES_RUN, u(s), bad[i].src, bad[i].dvma, bad[i].dst, bad[i].len);
+		CHECK(r == -EINVAL, "run of %s: %s, expected EINVAL\n", bad[i].what, res_str(r));
+	}
+	CHECK(rm_check(s, 2 * RM_PMD, 6, 0) == (size_t)-1, "the source changed\n");
+	CHECK(untouched(d, RM_PMD), "the destination changed\n");
+	r = call(OP_PTES_RUN, u(s), u(s) + ps, u(d), u(d) + 8 * ps, 16 * ps);
+	CHECK(r == (long long)(16 * ps), "run of 16 pages: %s, expected %zu bytes\n", res_str(r),
+	      16 * ps);
+	CHECK(rm_check(d + 8 * ps, 16 * ps, 6, ps) == (size_t)-1, "16 pages did not arrive\n");
+	CHECK(rm_all_zero(s + ps, 16 * ps), "the source still holds them\n");
+	munmap(s, 2 * RM_PMD);
+	munmap(d, RM_PMD);
+	return ok;
+}
+
 /* A THP move where the entry is a table: refused, nothing rebuilt. */
 static bool t_huge_on_table(void)
 {
@@ -397,6 +438,7 @@ static const struct {
 	{ "table_src_shared_with_another_vma_EINVAL",	t_table_src_shared },
 	{ "table_sound_move_moves",		t_table_sound_moves },
 	{ "ptes_ranges_zero_and_wrap",		t_ptes_ranges },
+	{ "ptes_run_ranges_EINVAL",		t_ptes_run_ranges },
 	{ "huge_move_of_a_table_ENOENT",	t_huge_on_table },
 	{ "endpoints_refused",			t_endpoints },
 	{ "shared_pair_keeps_its_offset",	t_shared_offset },

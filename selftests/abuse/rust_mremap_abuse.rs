@@ -79,6 +79,9 @@ const OP_SHARED_PTES: u32 = 6;
 const OP_RUN: u32 = 7;
 /// `OP_TABLE` with an mmu-notifier invalidation that does not cover the source.
 const OP_UNCOVERED: u32 = 8;
+/// `MovePair::move_ptes_run()` of the one range `(b, d, e)` (bytes; VMAs of `a` and `c`), under
+/// the invalidation of `b`'s PMD, the destination's page table allocated first: bytes done.
+const OP_PTES_RUN: u32 = 9;
 
 #[pin_data]
 struct AbuseModule {
@@ -181,6 +184,16 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
             pair.with_invalidation(start, end, |pair, inv| {
                 let (run, res) = pair.move_run(inv, sbase, dbase, 1);
                 res.map(|()| run.tables as i64)
+            })
+        }
+        OP_PTES_RUN => {
+            let mut pair = MovePair::new(&mut guard, a, c, PAGE_SIZE)?;
+            if let Ok(dst) = pair.dst_pmd_alloc(d) {
+                dst.pte_alloc()?;
+            }
+            pair.with_invalidation(start, end, |pair, inv| {
+                let (run, res) = pair.move_ptes_run(inv, &[(b, d, e)]);
+                res.map(|()| (run.ranges * e + run.bytes) as i64)
             })
         }
         _ => Err(EINVAL),

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The sound use the misuses below depart from: a pair, a lookup, a move under an invalidation, a
-//! share, a PUD move and a run. It must compile, or the failures below prove nothing.
+//! relocating run of PTE moves, a share, a PUD move and a run. It must compile, or the failures
+//! below prove nothing.
 //!
 //! expect: pass
 
@@ -20,6 +21,9 @@ pub fn sound(mm: &MmWithUser, src: usize, dst: usize) -> Result {
         let d = pair.dst_pmd_alloc(dst)?;
         pair.move_table(inv, &s, &d, &mut scratch)?;
         Ok(())
+    })?;
+    pair.with_invalidation(src, src + PMD_SIZE, |pair, inv| -> Result {
+        pair.move_ptes_run(inv, &[(src, dst, PMD_SIZE)]).1
     })?;
     let mut pair = pair.share(src, dst)?;
     pair.with_invalidation(src, src + PMD_SIZE, |pair, inv| -> Result {
