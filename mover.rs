@@ -509,14 +509,15 @@ impl MoveControl {
     where
         MovePair<'g, M>: Moves,
     {
+        // Realigned first, so that the invalidation covers the realigned start.
         self.try_realign_addr(pair);
         pair.with_invalidation(self.old_addr, self.old_end, |pair, inv| {
-            self.walk(pair, inv, scratch, c)
+            self.execute_in(pair, inv, scratch, c)
         })
     }
 
     /// [`Self::execute`] inside an invalidation the caller started, which must cover the source
-    /// range.
+    /// range (realigning the start again finds it realigned: a no-op).
     pub(crate) fn execute_in<'g, M: Mode>(
         &mut self,
         pair: &mut MovePair<'g, M>,

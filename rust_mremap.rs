@@ -24,6 +24,7 @@ use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     prelude::*,
+    transmute::{AsBytes, FromBytes},
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -86,34 +87,38 @@ impl MiscDevice for RustMremapFile {
                     .write(&info)?;
                 Ok(0)
             }
-            RUST_MREMAP_IOC_MOVE => {
-                let (mut reader, mut writer) =
-                    UserSlice::new(user, core::mem::size_of::<MoveArgs>()).reader_writer();
-                let mut args: MoveArgs = reader.read()?;
-                // Where the results cannot be written back, refuse before anything moves.
-                UserSlice::new(user, core::mem::size_of::<MoveArgs>())
-                    .writer()
-                    .write(&args)?;
-                let res = move_one(&mut args);
-                // `moved` and the counters reach user space on error too.
-                writer.write(&args)?;
-                res.map(|()| 0)
-            }
-            RUST_MREMAP_IOC_MOVEV => {
-                let (mut reader, mut writer) =
-                    UserSlice::new(user, core::mem::size_of::<MoveVecArgs>()).reader_writer();
-                let mut args: MoveVecArgs = reader.read()?;
-                UserSlice::new(user, core::mem::size_of::<MoveVecArgs>())
-                    .writer()
-                    .write(&args)?;
-                let res = move_vec(&mut args);
-                // `done`, `moved`, `err_index` and the counters reach user space on error too.
-                writer.write(&args)?;
-                res.map(|()| 0)
-            }
+            // `moved` (and for a vector `done` and `err_index`) and the counters reach user space
+            // on error too.
+            RUST_MREMAP_IOC_MOVE => in_out(user, move_one),
+            RUST_MREMAP_IOC_MOVEV => in_out(user, move_vec),
             _ => Err(ENOTTY),
         }
     }
+}
+
+/// Reads a `T` from `user`, runs `f` on it and writes it back, also when `f` fails (its outputs say
+/// how far it got). Where it could not be written back, refuses (`EFAULT`) before `f` runs, so
+/// that nothing moves without the caller learning of it.
+fn in_out<T: FromBytes + AsBytes>(user: UserPtr, f: fn(&mut T) -> Result) -> Result<isize> {
+    let size = core::mem::size_of::<T>();
+    let (mut reader, mut writer) = UserSlice::new(user, size).reader_writer();
+    let mut args: T = reader.read()?;
+    UserSlice::new(user, size).writer().write(&args)?;
+    let res = f(&mut args);
+    writer.write(&args)?;
+    res.map(|()| 0)
+}
+
+/// Copies what a batch did into the counters of an ioctl's struct.
+macro_rules! set_counters {
+    ($args:expr, $c:expr) => {{
+        let c: &mover::Counters = $c;
+        $args.pmd_moves = c.pmd_moves;
+        $args.pte_moves = c.pte_moves;
+        $args.huge_pmd_moves = c.huge_pmd_moves;
+        $args.pud_moves = c.pud_moves;
+        $args.folios_relocated = c.folios_relocated;
+    }};
 }
 
 /// `RUST_MREMAP_IOC_MOVE`: a batch of one entry. Fills `args.moved` and the counters, also on
@@ -135,12 +140,7 @@ fn move_one(args: &mut MoveArgs) -> Result {
     } else {
         out.moved as u64
     };
-    let c = &out.counters;
-    args.pmd_moves = c.pmd_moves;
-    args.pte_moves = c.pte_moves;
-    args.huge_pmd_moves = c.huge_pmd_moves;
-    args.pud_moves = c.pud_moves;
-    args.folios_relocated = c.folios_relocated;
+    set_counters!(args, &out.counters);
     res
 }
 
@@ -154,12 +154,7 @@ fn move_vec(args: &mut MoveVecArgs) -> Result {
     args.done = out.done as u32;
     args.moved = out.moved as u64;
     args.err_index = out.err_index as u32;
-    let c = &out.counters;
-    args.pmd_moves = c.pmd_moves;
-    args.pte_moves = c.pte_moves;
-    args.huge_pmd_moves = c.huge_pmd_moves;
-    args.pud_moves = c.pud_moves;
-    args.folios_relocated = c.folios_relocated;
+    set_counters!(args, &out.counters);
     res
 }
 

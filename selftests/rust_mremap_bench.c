@@ -223,29 +223,10 @@ static bool check_samples(const char *what, const uint8_t *p, size_t len, unsign
 /* ------------------------------------------------------------------ */
 /* userfaultfd */
 
-static int uffd_new(uint64_t features, uint64_t *features_out)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	int fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-
-	if (fd < 0)
-		return -1;
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	if (features_out)
-		*features_out = api.features;
-	return fd;
-}
-
 static void uffd_probe(void)
 {
 	uint64_t features = 0;
-	int fd = uffd_new(0, &features);
+	int fd = rm_uffd_open(0, &features);
 
 	if (fd < 0) {
 		snprintf(g_uffd_why, sizeof(g_uffd_why),
@@ -330,7 +311,7 @@ static int run_once(enum method m, const struct scen *s, unsigned int seed, doub
 			.mode = UFFDIO_REGISTER_MODE_MISSING,
 		};
 
-		uffd = uffd_new(UFFD_FEATURE_MOVE, NULL);
+		uffd = rm_uffd_open(UFFD_FEATURE_MOVE, NULL);
 		if (uffd < 0 || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
 			fprintf(stderr, "%s: userfaultfd setup: %s\n", s->name, strerror(errno));
 			ret = RUN_NA;
@@ -845,7 +826,7 @@ static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, stru
 			.mode = UFFDIO_REGISTER_MODE_MISSING,
 		};
 
-		uffd = uffd_new(m == C_UFFD ? UFFD_FEATURE_MOVE : 0, NULL);
+		uffd = rm_uffd_open(m == C_UFFD ? UFFD_FEATURE_MOVE : 0, NULL);
 		if (uffd < 0 || ioctl(uffd, UFFDIO_REGISTER, &r)) {
 			fprintf(stderr, "%s, %s: userfaultfd setup: %s\n", c->name, what,
 				strerror(errno));

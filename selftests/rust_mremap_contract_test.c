@@ -63,22 +63,6 @@ static const char *err_str(int ret)
 	return ret ? strerror(-ret) : "success";
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ns(int64_t ns)
-{
-	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 static bool chk_pat(const char *what, const void *p, size_t len, unsigned int seed, size_t base)
 {
 	size_t bad = rm_check(p, len, seed, base);
@@ -809,12 +793,12 @@ static __noreturn void fs_child(pid_t parent, int go_rd, int ready_wr, int res_w
 	if (!rm_read_full(go_rd, &a, sizeof(a)))
 		_exit(4);
 	memset(&res, 0, sizeof(res));
-	res.t_call = now_ns();
+	res.t_call = rm_now_ns();
 	if (!rm_write_full(ready_wr, &c, 1))
 		_exit(6);
 	res.ret = rm_move(fd, pidfd, RUST_MREMAP_NO_REALIGN, (void *)(uintptr_t)a.src,
 			  (void *)(uintptr_t)a.dst, a.len, &m);
-	res.t_ret = now_ns();
+	res.t_ret = rm_now_ns();
 	res.moved = m.moved;
 	res.pmd = m.pmd_moves;
 	res.pte = m.pte_moves;
@@ -971,7 +955,7 @@ static enum res t_fatal_signal(int fd)
 		ok = false;
 		goto out;
 	}
-	t0 = now_ns();
+	t0 = rm_now_ns();
 	if (madvise(src, FS_LEN, MADV_POPULATE_READ)) {
 		ksft_print_msg("MADV_POPULATE_READ of 1 GiB: %s\n", strerror(errno));
 		ok = false;
@@ -980,7 +964,7 @@ static enum res t_fatal_signal(int fd)
 	for (size_t i = 0; i < n; i += FS_MARK_EVERY)
 		rm_fill(src + i * ps, ps, seed, i * ps);
 	ksft_print_msg("1 GiB source populated (zero page, a marker every %d pages) in %.0f ms\n",
-		       FS_MARK_EVERY, (double)(now_ns() - t0) / 1e6);
+		       FS_MARK_EVERY, (double)(rm_now_ns() - t0) / 1e6);
 	c = pm_count_missing(src, n, PM_PRESENT, &first);
 	CHECK(c == 0, "source: %ld of %zu pages not present after MADV_POPULATE_READ (first %zu)\n",
 	      c, n, first);
@@ -991,9 +975,9 @@ static enum res t_fatal_signal(int fd)
 		goto out;
 
 	/* What the move will do, and how long its validation and plan take. */
-	t0 = now_ns();
+	t0 = rm_now_ns();
 	ret = rm_move(fd, SELF, RUST_MREMAP_NO_REALIGN | RUST_MREMAP_DRY_RUN, src, dst, FS_LEN, &m);
-	t_dry = now_ns() - t0;
+	t_dry = rm_now_ns() - t0;
 	CHECK(ret == 0, "dry run of the 1 GiB move: %d (%s)\n", ret, err_str(ret));
 	ok &= rm_counters_are("dry run of the 1 GiB move", &m, 0, 0, n, 0);
 	if (!ok)
@@ -1018,10 +1002,10 @@ static enum res t_fatal_signal(int fd)
 	 * The caller holds our mmap lock during the move: fault in now what we
 	 * run in the window (vDSO, libc code), so nothing here waits for it.
 	 */
-	sleep_ns(1000);
+	rm_sleep_ns(1000);
 	kill(pid, 0);
 	waitpid(pid, &st, WNOHANG);
-	(void)now_ns();
+	(void)rm_now_ns();
 
 	a.src = (uintptr_t)src;
 	a.dst = (uintptr_t)dst;
@@ -1037,13 +1021,13 @@ static enum res t_fatal_signal(int fd)
 		ok = false;
 		goto out;
 	}
-	t0 = now_ns();
-	sleep_ns(delay);
-	t_kill = now_ns();
+	t0 = rm_now_ns();
+	rm_sleep_ns(delay);
+	t_kill = rm_now_ns();
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	t1 = now_ns();
+	t1 = rm_now_ns();
 	pid = -1;
 	have_res = rm_read_full(resp[0], &res, sizeof(res));
 	if (t_kill - t0 > delay + 500000000LL)
@@ -1278,10 +1262,10 @@ int main(void)
 	ksft_set_plan(ARRAY_SIZE(tests));
 	fd = rm_open();
 	for (size_t i = 0; i < ARRAY_SIZE(tests); i++) {
-		int64_t t0 = now_ns();
+		int64_t t0 = rm_now_ns();
 		enum res r = tests[i].fn(fd);
 
-		ksft_print_msg("%s: %.0f ms\n", tests[i].name, (double)(now_ns() - t0) / 1e6);
+		ksft_print_msg("%s: %.0f ms\n", tests[i].name, (double)(rm_now_ns() - t0) / 1e6);
 		switch (r) {
 		case R_PASS:
 			ksft_test_result_pass("%s\n", tests[i].name);

@@ -55,36 +55,6 @@ static int xioctl(int fd, unsigned long cmd, void *arg)
 	return ioctl(fd, cmd, arg) ? -errno : 0;
 }
 
-static int pidfd_open(pid_t pid)
-{
-	return (int)syscall(__NR_pidfd_open, pid, 0);
-}
-
-/* Exit code of @pid, 128 + signal if it was killed, -1 if waitpid failed. */
-static int wait_status(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 128 + WTERMSIG(st);
-}
-
-static bool read_long(const char *path, long *v)
-{
-	FILE *f = fopen(path, "re");
-	int n;
-
-	if (!f)
-		return false;
-	n = fscanf(f, "%ld", v);
-	fclose(f);
-	return n == 1;
-}
-
 static bool write_long(const char *path, long v)
 {
 	char buf[32];
@@ -97,30 +67,6 @@ static bool write_long(const char *path, long v)
 	ok = write(fd, buf, len) == len;
 	close(fd);
 	return ok;
-}
-
-static bool chk_pat(const char *what, const void *p, size_t len, unsigned int seed, size_t base)
-{
-	size_t bad = rm_check(p, len, seed, base);
-
-	if (bad == (size_t)-1)
-		return true;
-	ksft_print_msg("%s: byte %#zx is %#x, pattern says %#x\n", what, bad,
-		       ((const uint8_t *)p)[bad], rm_pattern_byte(seed, base + bad));
-	return false;
-}
-
-static bool chk_zero(const char *what, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++) {
-		if (b[i]) {
-			ksft_print_msg("%s: byte %#zx is %#x, expected zero\n", what, i, b[i]);
-			return false;
-		}
-	}
-	return true;
 }
 
 /*
@@ -300,37 +246,17 @@ static bool pair_moves_shared(const char *what, int fd, const struct pair *pr)
 			(unsigned long long)m.folios_relocated);
 		ok = false;
 	}
-	ok &= chk_pat("dst", pr->dst, pr->slen, pr->seed, 0);
-	ok &= chk_zero("src", pr->src, pr->slen);
+	ok &= rm_chk_pat("dst", pr->dst, pr->slen, pr->seed, 0);
+	ok &= rm_chk_zero("src", pr->src, pr->slen);
 	return ok;
 }
 
 static bool pair_intact(const struct pair *pr)
 {
-	bool a = chk_pat("src", pr->src, pr->slen, pr->seed, 0);
-	bool b = chk_zero("dst", pr->dst, pr->dlen);
+	bool a = rm_chk_pat("src", pr->src, pr->slen, pr->seed, 0);
+	bool b = rm_chk_zero("dst", pr->dst, pr->dlen);
 
 	return a && b;
-}
-
-/*
- * The lowest power-of-two address at which a one-page fixed mapping is
- * refused with ENOMEM, i.e. beyond TASK_SIZE (1 << 47 on x86-64 with 4-level
- * paging, 1 << 56 with 5-level, 1 << VA_BITS on arm64).
- */
-static uintptr_t user_va_limit(void)
-{
-	for (int bits = 39; bits < 63; bits++) {
-		void *a = (void *)((uintptr_t)1 << bits);
-		void *p = mmap(a, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-			       MAP_FIXED_NOREPLACE, -1, 0);
-
-		if (p != MAP_FAILED)
-			munmap(p, ps);
-		else if (errno == ENOMEM)
-			return (uintptr_t)a;
-	}
-	return (uintptr_t)1 << 63;
 }
 
 /* -------------------------------------------------- ABI and basic errno */
@@ -495,7 +421,7 @@ static enum res t_dst_wraps(int fd)
 
 static enum res t_src_beyond_user(int fd)
 {
-	uintptr_t lim = user_va_limit();
+	uintptr_t lim = rm_user_va_limit();
 
 	ksft_print_msg("user address space ends at or below %#lx\n", (unsigned long)lim);
 	return simple_test(fd, "src = limit - page", 0, 0, lim - ps, 0, 2 * ps, EINVAL);
@@ -503,7 +429,8 @@ static enum res t_src_beyond_user(int fd)
 
 static enum res t_dst_beyond_user(int fd)
 {
-	return simple_test(fd, "dst = limit - page", 0, 0, 0, user_va_limit() - ps, 2 * ps, EINVAL);
+	return simple_test(fd, "dst = limit - page", 0, 0, 0, rm_user_va_limit() - ps, 2 * ps,
+			   EINVAL);
 }
 
 /* One VMA of 8 pages, the first 4 populated; the move reads [p, p + 4 pages). */
@@ -517,8 +444,8 @@ static enum res overlap_test(int fd, const char *what, size_t dst_pages, int wan
 		return R_FAIL;
 	rm_fill(p, 4 * ps, seed, 0);
 	ok = expect_errno(what, fd, SELF, 0, p, p + dst_pages * ps, 4 * ps, want);
-	ok &= chk_pat("src", p, 4 * ps, seed, 0);
-	ok &= chk_zero("rest of the VMA", p + 4 * ps, 4 * ps);
+	ok &= rm_chk_pat("src", p, 4 * ps, seed, 0);
+	ok &= rm_chk_zero("rest of the VMA", p + 4 * ps, 4 * ps);
 	munmap(p, 8 * ps);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -776,7 +703,8 @@ static enum res t_hugetlb_src(int fd)
 	long nr;
 
 	h = mmap(NULL, hps, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-	if (h == MAP_FAILED && read_long(NR_HUGEPAGES, &nr) && write_long(NR_HUGEPAGES, nr + 1)) {
+	if (h == MAP_FAILED && rm_read_long(NR_HUGEPAGES, &nr) &&
+	    write_long(NR_HUGEPAGES, nr + 1)) {
 		grown = true;
 		h = mmap(NULL, hps, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	}
@@ -794,8 +722,8 @@ static enum res t_hugetlb_src(int fd)
 		goto out_unmap;
 	}
 	ok = expect_errno("src hugetlb", fd, SELF, 0, h, dst, hps, EOPNOTSUPP);
-	ok &= chk_pat("src", h, hps, seed, 0);
-	ok &= chk_zero("dst", dst, hps);
+	ok &= rm_chk_pat("src", h, hps, seed, 0);
+	ok &= rm_chk_zero("dst", dst, hps);
 	r = ok ? R_PASS : R_FAIL;
 	munmap(dst, hps);
 out_unmap:
@@ -866,13 +794,13 @@ static enum res t_dst_populated(int fd)
 	pr.dst[at] = 0x5a;
 	ok = expect_errno("one byte populated in dst's last page", fd, SELF, 0, pr.src, pr.dst,
 			  RM_PMD, EEXIST);
-	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
-	ok &= chk_zero("dst before the byte", pr.dst, at);
+	ok &= rm_chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	ok &= rm_chk_zero("dst before the byte", pr.dst, at);
 	if (pr.dst[at] != 0x5a) {
 		ksft_print_msg("dst byte %#zx is %#x, expected 0x5a\n", at, pr.dst[at]);
 		ok = false;
 	}
-	ok &= chk_zero("dst after the byte", pr.dst + at + 1, pr.dlen - at - 1);
+	ok &= rm_chk_zero("dst after the byte", pr.dst + at + 1, pr.dlen - at - 1);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -937,7 +865,7 @@ static enum res cow_shared_test(int fd, bool relocate)
 	if (write(go[1], "g", 1) != 1)
 		ksft_print_msg("cannot wake the child: %s\n", strerror(errno));
 	close(go[1]);
-	st = wait_status(pid);
+	st = rm_wait_status(pid);
 	if (st != 0) {
 		ksft_print_msg("child's memory check failed (status %d)\n", st);
 		ok = false;
@@ -951,9 +879,9 @@ static long ksm_merged(void)
 {
 	long v;
 
-	if (read_long("/proc/self/ksm_merging_pages", &v))
+	if (rm_read_long("/proc/self/ksm_merging_pages", &v))
 		return v;
-	if (read_long("/sys/kernel/mm/ksm/pages_shared", &v))
+	if (rm_read_long("/sys/kernel/mm/ksm/pages_shared", &v))
 		return v;
 	return 0;
 }
@@ -971,7 +899,7 @@ static enum res t_ksm(int fd)
 	enum res r;
 	size_t n;
 
-	if (!read_long(KSM_RUN, &old_run))
+	if (!rm_read_long(KSM_RUN, &old_run))
 		return skip("KSM not available (%s missing, CONFIG_KSM off?)", KSM_RUN);
 	if (!pair_map(&pr, RM_PMD, RM_PMD, RM_PMD))
 		return R_FAIL;
@@ -998,10 +926,10 @@ static enum res t_ksm(int fd)
 		goto out_run;
 	}
 	ok = expect_errno("src pages merged by KSM", fd, SELF, 0, pr.src, pr.dst, pr.slen, EBUSY);
-	ok &= chk_pat("src unique pages", pr.src, (n - 2) * ps, pr.seed, 0);
-	ok &= chk_pat("src KSM page 1", pr.src + (n - 2) * ps, ps, seed2, 0);
-	ok &= chk_pat("src KSM page 2", pr.src + (n - 1) * ps, ps, seed2, 0);
-	ok &= chk_zero("dst", pr.dst, pr.dlen);
+	ok &= rm_chk_pat("src unique pages", pr.src, (n - 2) * ps, pr.seed, 0);
+	ok &= rm_chk_pat("src KSM page 1", pr.src + (n - 2) * ps, ps, seed2, 0);
+	ok &= rm_chk_pat("src KSM page 2", pr.src + (n - 1) * ps, ps, seed2, 0);
+	ok &= rm_chk_zero("dst", pr.dst, pr.dlen);
 	r = ok ? R_PASS : R_FAIL;
 out_run:
 	if (started)
@@ -1143,12 +1071,12 @@ static enum res dead_child_test(int fd, bool reap)
 		_exit(read(go[0], &c, 1) == 0 ? 0 : 1);
 	}
 	close(go[0]);
-	pidfd = pidfd_open(pid);
+	pidfd = rm_pidfd_open(pid);
 	if (pidfd < 0)
 		ksft_print_msg("pidfd_open: %s\n", strerror(errno));
 	close(go[1]);		/* the child reads EOF and exits */
 	if (reap) {
-		st = wait_status(pid);
+		st = rm_wait_status(pid);
 		CHECK(st == 0, "child exited with %d\n", st);
 	} else {
 		memset(&si, 0, sizeof(si));
@@ -1162,7 +1090,7 @@ static enum res dead_child_test(int fd, bool reap)
 		ok = false;
 	}
 	if (!reap) {
-		st = wait_status(pid);
+		st = rm_wait_status(pid);
 		CHECK(st == 0, "child exited with %d\n", st);
 	}
 	ok &= pair_intact(&pr);
@@ -1211,22 +1139,22 @@ static __noreturn void remote_child(const struct remote *r, int ready_wr, int go
 	if (!rm_write_full(ready_wr, &c, 1) || !rm_read_full(go_rd, &c, 1))
 		_exit(11);
 	if (c == 'M') {
-		ok = chk_pat("target dst", r->dst, r->len, r->seed, 0);
-		ok &= chk_zero("target src", r->src, r->len);
+		ok = rm_chk_pat("target dst", r->dst, r->len, r->seed, 0);
+		ok &= rm_chk_zero("target src", r->src, r->len);
 	} else {
-		ok = chk_pat("target src", r->src, r->len, r->seed, 0);
-		ok &= chk_zero("target dst", r->dst, r->len);
+		ok = rm_chk_pat("target src", r->src, r->len, r->seed, 0);
+		ok &= rm_chk_zero("target dst", r->dst, r->len);
 	}
 	_exit(ok ? 0 : 1);
 }
 
-/* Send the verdict, reap the child; returns its exit status (see wait_status()). */
+/* Send the verdict, reap the child; returns its exit status (see rm_wait_status()). */
 static int remote_finish(struct remote *r, char verdict)
 {
 	rm_write_full(r->go_fd, &verdict, 1);
 	close(r->go_fd);
 	close(r->ready_fd);
-	return wait_status(r->pid);
+	return rm_wait_status(r->pid);
 }
 
 static bool remote_start(struct remote *r)
@@ -1299,11 +1227,11 @@ static enum res t_remote_move(int fd)
 	bool ok = true;
 	long scope;
 
-	if (read_long(YAMA_SCOPE, &scope) && scope >= 3)
+	if (rm_read_long(YAMA_SCOPE, &scope) && scope >= 3)
 		return skip("kernel.yama.ptrace_scope = 3 forbids ptrace attach, even for root");
 	if (!remote_place(&r, len) || !remote_start(&r))
 		return R_FAIL;
-	pidfd = pidfd_open(r.pid);
+	pidfd = rm_pidfd_open(r.pid);
 	if (pidfd < 0) {
 		ksft_print_msg("pidfd_open: %s\n", strerror(errno));
 		remote_finish(&r, 'U');
@@ -1377,8 +1305,8 @@ static __noreturn void attacker(int fd, int vpidfd, const struct remote *v, int 
 			res.self_pmd = m.pmd_moves;
 			res.self_pte = m.pte_moves;
 			if (res.self_ret == 0) {
-				res.self_ok = chk_pat("own dst", pr.dst, pr.dlen, pr.seed, 0);
-				res.self_ok &= chk_zero("own src", pr.src, pr.slen);
+				res.self_ok = rm_chk_pat("own dst", pr.dst, pr.dlen, pr.seed, 0);
+				res.self_ok &= rm_chk_zero("own src", pr.src, pr.slen);
 			}
 			pair_unmap(&pr);
 		}
@@ -1401,7 +1329,7 @@ static enum res t_eperm(int fd)
 	}
 	if (!remote_place(&v, RM_MB(3)) || !remote_start(&v))
 		return R_FAIL;
-	vpidfd = pidfd_open(v.pid);
+	vpidfd = rm_pidfd_open(v.pid);
 	if (vpidfd < 0 || pipe2(rp, O_CLOEXEC)) {
 		ksft_print_msg("pidfd_open / pipe: %s\n", strerror(errno));
 		if (vpidfd >= 0)
@@ -1427,7 +1355,7 @@ static enum res t_eperm(int fd)
 	}
 	close(rp[0]);
 	if (a > 0) {
-		st = wait_status(a);
+		st = rm_wait_status(a);
 		CHECK(st == 0, "unprivileged child exited with %d\n", st);
 	}
 	close(vpidfd);
@@ -1603,9 +1531,9 @@ static enum res eexist_test(int fd, enum dst_entry kind)
 		ok &= expect_errno("dst holds an entry", fd, SELF,
 				   relocate ? RUST_MREMAP_RELOCATE : 0, pr.src, pr.dst, RM_PMD,
 				   EEXIST);
-	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	ok &= rm_chk_pat("src", pr.src, pr.slen, pr.seed, 0);
 	if (kind != E_MARKER) {
-		ok &= chk_zero("dst but its last page", pr.dst, RM_PMD - ps);
+		ok &= rm_chk_zero("dst but its last page", pr.dst, RM_PMD - ps);
 		CHECK(*last == (kind == E_ZERO_PAGE ? 0 : 0x5a), "dst's last page lost its byte\n");
 	} else {
 		CHECK(rm_pagemap(pr.dst, 1, &e) && !(e & (RM_PM_PRESENT | RM_PM_SWAP)),
@@ -1653,7 +1581,7 @@ static enum res t_order_hole_before_eexist(int fd)
 	}
 	pr.dst[0] = 1;
 	ok = expect_errno("src in a hole, dst populated", fd, SELF, 0, hole, pr.dst, small, EFAULT);
-	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	ok &= rm_chk_pat("src", pr.src, pr.slen, pr.seed, 0);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -1670,7 +1598,7 @@ static enum res t_order_prot_before_eexist(int fd)
 	mprotect(pr.dst, pr.dlen, PROT_READ);
 	ok = expect_errno("dst read-only and populated", fd, SELF, 0, pr.src, pr.dst, small,
 			  EINVAL);
-	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	ok &= rm_chk_pat("src", pr.src, pr.slen, pr.seed, 0);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -1700,7 +1628,7 @@ static enum res t_order_eexist_before_ebusy(int fd)
 	ok = expect_errno("src pinned, dst populated, relocating", fd, SELF, RUST_MREMAP_RELOCATE,
 			  pr.src, pr.dst, small, EEXIST);
 	close(ring);
-	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	ok &= rm_chk_pat("src", pr.src, pr.slen, pr.seed, 0);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -1719,8 +1647,8 @@ static enum res t_order_src_sealed_before_dst_kind(int fd)
 		return R_FAIL;
 	}
 	ok = expect_errno("src sealed, dst file-backed", fd, SELF, 0, pr.src, pr.dst, small, EPERM);
-	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
-	ok &= chk_zero("dst", pr.dst, pr.dlen);
+	ok &= rm_chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	ok &= rm_chk_zero("dst", pr.dst, pr.dlen);
 	/* A sealed VMA cannot be unmapped: it stays until the test exits. */
 	munmap(pr.dst, pr.dlen);
 	return ok ? R_PASS : R_FAIL;
@@ -1741,7 +1669,7 @@ static enum res t_order_src_kind_before_dst_sealed(int fd)
 	}
 	ok = expect_errno("src file-backed, dst sealed", fd, SELF, 0, pr.src, pr.dst, small,
 			  EOPNOTSUPP);
-	ok &= chk_pat("src", pr.src, pr.slen, pr.seed, 0);
+	ok &= rm_chk_pat("src", pr.src, pr.slen, pr.seed, 0);
 	munmap(pr.src, pr.slen);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -1786,7 +1714,7 @@ static enum res t_unpriv_same_uid(int fd)
 	}
 	if (!rm_read_full(addr[0], &a, sizeof(a))) {
 		kill(v, SIGKILL);
-		wait_status(v);
+		rm_wait_status(v);
 		return R_FAIL;
 	}
 	c = fork();
@@ -1797,7 +1725,7 @@ static enum res t_unpriv_same_uid(int fd)
 		if (setgroups(0, NULL) || setresgid(NOBODY, NOBODY, NOBODY) ||
 		    setresuid(NOBODY, NOBODY, NOBODY))
 			_exit(2);
-		pidfd = pidfd_open(v);
+		pidfd = rm_pidfd_open(v);
 		r = pidfd < 0 ? -errno : rm_move(fd, pidfd, 0, (void *)(uintptr_t)a.src,
 						 (void *)(uintptr_t)a.dst, a.len, &m);
 		if (!r && m.moved != a.len)
@@ -1806,9 +1734,9 @@ static enum res t_unpriv_same_uid(int fd)
 	}
 	if (!rm_read_full(res[0], &ret, sizeof(ret)))
 		ret = 1;
-	ast = wait_status(c);
+	ast = rm_wait_status(c);
 	rm_write_full(done[1], &b, 1);
-	vst = wait_status(v);
+	vst = rm_wait_status(v);
 	close(addr[0]); close(addr[1]); close(done[0]); close(done[1]);
 	close(res[0]); close(res[1]);
 	if (ret || ast || vst) {
@@ -1863,7 +1791,7 @@ static enum res swap_shared_test(int fd, bool relocate)
 	else
 		ok = pair_moves_shared("src swap entries shared with a child", fd, &pr);
 	close(go[1]);
-	CHECK(pid > 0 && wait_status(pid) == 0, "the child did not exit cleanly\n");
+	CHECK(pid > 0 && rm_wait_status(pid) == 0, "the child did not exit cleanly\n");
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -1892,9 +1820,10 @@ static enum res t_marker_src(int fd)
 		ok = expect_errno("a guard marker in src, relocating", fd, SELF,
 				  RUST_MREMAP_RELOCATE, pr.src, pr.dst, small, EBUSY);
 	/* Everything but the guarded page still holds its pattern; dst is empty. */
-	ok &= chk_pat("src below the marker", pr.src, 3 * ps, pr.seed, 0);
-	ok &= chk_pat("src above the marker", pr.src + 4 * ps, pr.slen - 4 * ps, pr.seed, 4 * ps);
-	ok &= chk_zero("dst", pr.dst, pr.dlen);
+	ok &= rm_chk_pat("src below the marker", pr.src, 3 * ps, pr.seed, 0);
+	ok &= rm_chk_pat("src above the marker", pr.src + 4 * ps, pr.slen - 4 * ps, pr.seed,
+			 4 * ps);
+	ok &= rm_chk_zero("dst", pr.dst, pr.dlen);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -2021,19 +1950,20 @@ static enum res t_pin_during_move(int fd)
 			CHECK(moved >= PD_LEN - RM_PMD && moved < PD_LEN,
 			      "moved %zu, expected the tables before the pinned page's\n", moved);
 			/* The pinned page did not move. */
-			ok &= chk_pat("the pinned source page", pd.page, ps, pr.seed, PD_LEN - ps);
+			ok &= rm_chk_pat("the pinned source page", pd.page, ps, pr.seed,
+					 PD_LEN - ps);
 		} else {
 			CHECK(ret == 0 || ret == -EBUSY, "unexpected result %d\n", ret);
 			CHECK(ret != -EBUSY || moved == 0, "EBUSY, moved %zu\n", moved);
 		}
 		CHECK(moved <= PD_LEN && !(moved % ps), "bogus moved %zu\n", moved);
 		if (ok && moved + ps <= PD_LEN) {
-			ok &= chk_pat("dst [0, moved)", pr.dst, moved, pr.seed, 0);
-			ok &= chk_pat("src [moved, len) but its last page", pr.src + moved,
-				      PD_LEN - moved - ps, pr.seed, moved);
+			ok &= rm_chk_pat("dst [0, moved)", pr.dst, moved, pr.seed, 0);
+			ok &= rm_chk_pat("src [moved, len) but its last page", pr.src + moved,
+					 PD_LEN - moved - ps, pr.seed, moved);
 		} else if (ok && moved == PD_LEN) {
 			/* All moved, the pin came after (it faulted a new page in at src). */
-			ok &= chk_pat("dst", pr.dst, PD_LEN, pr.seed, 0);
+			ok &= rm_chk_pat("dst", pr.dst, PD_LEN, pr.seed, 0);
 		}
 		if (pd.registered)
 			syscall(__NR_io_uring_register, pd.ring, IORING_UNREGISTER_BUFFERS, NULL,
@@ -2122,7 +2052,7 @@ static enum res t_pin_race(int fd)
 			refused++;
 			CHECK(m.moved == 0, "EBUSY, but moved %llu of one table\n",
 			      (unsigned long long)m.moved);
-			ok &= chk_pat("src after EBUSY", pr.src, RM_PMD, pr.seed, 0);
+			ok &= rm_chk_pat("src after EBUSY", pr.src, RM_PMD, pr.seed, 0);
 		} else if (ret == 0 && pr_pin.registered) {
 			moved_then_pinned++;
 			dret = rm_move(fd, SELF, RUST_MREMAP_RELOCATE | RUST_MREMAP_DRY_RUN, pr.dst,
@@ -2232,19 +2162,8 @@ int main(void)
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(tests));
 	fd = rm_open();
-	for (size_t i = 0; i < ARRAY_SIZE(tests); i++) {
-		switch (tests[i].fn(fd)) {
-		case R_PASS:
-			ksft_test_result_pass("%s\n", tests[i].name);
-			break;
-		case R_SKIP:
-			ksft_test_result_skip("%s: %s\n", tests[i].name, skip_reason);
-			break;
-		default:
-			ksft_test_result_fail("%s\n", tests[i].name);
-			break;
-		}
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(tests); i++)
+		rm_report(tests[i].name, tests[i].fn(fd));
 	close(fd);
 	ksft_finished();
 }

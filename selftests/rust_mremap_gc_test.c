@@ -113,27 +113,6 @@ static uint32_t rnd(void)
 	return (uint32_t)(gc.rng >> 16);
 }
 
-static pid_t gettid_(void)
-{
-	return (pid_t)syscall(SYS_gettid);
-}
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* ------------------------------------------------------------- objects */
 
 /* Word @i of object @id, wherever the object is. */
@@ -302,7 +281,7 @@ static void *mutator_fn(void *arg)
 {
 	struct mutator *m = arg;
 
-	atomic_store(&m->tid, gettid_());
+	atomic_store(&m->tid, rm_gettid());
 	for (unsigned int k = 0; k < PICKS; k++) {
 		const struct obj *o = &gc.obj[m->pick[k]];
 		/* The first read of an object not moved yet blocks in userfaultfd. */
@@ -353,9 +332,9 @@ static bool wait_all_done(long ms)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!all_done()) {
-		if (ms_since(&t0) >= ms)
+		if (rm_ms_since(&t0) >= ms)
 			return false;
-		sleep_ms(1);
+		rm_sleep_ms(1);
 	}
 	return true;
 }
@@ -371,7 +350,7 @@ static int uffd_read_msg(struct uffd_msg *msg, long ms)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		left = ms - ms_since(&t0);
+		left = ms - rm_ms_since(&t0);
 		if (left <= 0)
 			return -ETIMEDOUT;
 		r = poll(&pfd, 1, (int)left);
@@ -400,7 +379,7 @@ static bool mutators_blocked(struct stats *st)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (st->faults = 0; st->faults < NMUT && ok; st->faults++) {
 		struct uffd_msg msg;
-		int r = uffd_read_msg(&msg, TIMEOUT_MS - ms_since(&t0)), t;
+		int r = uffd_read_msg(&msg, TIMEOUT_MS - rm_ms_since(&t0)), t;
 
 		if (r) {
 			ksft_print_msg(
@@ -423,7 +402,7 @@ static bool mutators_blocked(struct stats *st)
 			      gc.to + o->new_off);
 		}
 	}
-	sleep_ms(SETTLE_MS);
+	rm_sleep_ms(SETTLE_MS);
 	for (int t = 0; t < NMUT; t++)
 		CHECK(!atomic_load(&gc.mut[t].done), "mutator %d finished before the pause\n", t);
 	return ok;
@@ -696,15 +675,7 @@ int main(int argc, char **argv)
 	gc.rng = 0x9c0ffee5eed1ull;
 	gc.demo = argc > 1 && !strcmp(argv[1], "--demo");
 	signal(SIGPIPE, SIG_IGN);
-	gc.uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (gc.uffd >= 0) {
-		struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_THREAD_ID };
-
-		if (ioctl(gc.uffd, UFFDIO_API, &api)) {
-			close(gc.uffd);
-			gc.uffd = -1;
-		}
-	}
+	gc.uffd = rm_uffd_open(UFFD_FEATURE_THREAD_ID, NULL);
 	if (gc.demo) {
 		if (gc.uffd < 0) {
 			printf("gc: userfaultfd: %s\n", strerror(errno));

@@ -20,9 +20,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/rust_mremap.h>
+#include <linux/userfaultfd.h>
 #include "kselftest.h"
 
 /* What older libc headers may lack (values from the 7.3 UAPI). */
@@ -69,6 +72,22 @@ static inline __printf(1, 2) enum res skip(const char *fmt, ...)
 	vsnprintf(skip_reason, sizeof(skip_reason), fmt, ap);
 	va_end(ap);
 	return R_SKIP;
+}
+
+/* Report the result @r of the test called @name to kselftest. */
+static inline void rm_report(const char *name, enum res r)
+{
+	switch (r) {
+	case R_PASS:
+		ksft_test_result_pass("%s\n", name);
+		break;
+	case R_SKIP:
+		ksft_test_result_skip("%s: %s\n", name, skip_reason);
+		break;
+	default:
+		ksft_test_result_fail("%s\n", name);
+		break;
+	}
 }
 
 /* A check that fails the test (the caller's `ok`) and says why. */
@@ -335,6 +354,273 @@ static inline char *rm_thp_setting(void)
 		fclose(f);
 	}
 	return buf;
+}
+
+/* -------------------------------------------------------- small utilities */
+
+static inline pid_t rm_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static inline int rm_pidfd_open(pid_t pid)
+{
+	return (int)syscall(__NR_pidfd_open, pid, 0);
+}
+
+/* Exit code of @pid, 128 + signal if it was killed, -1 if waitpid failed. */
+static inline int rm_wait_status(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+/* Read one decimal number from the file at @path into *@v; whether it could. */
+static inline bool rm_read_long(const char *path, long *v)
+{
+	FILE *f = fopen(path, "re");
+	int n;
+
+	if (!f)
+		return false;
+	n = fscanf(f, "%ld", v);
+	fclose(f);
+	return n == 1;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline int64_t rm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Milliseconds of CLOCK_MONOTONIC since *@t0. */
+static inline long rm_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* Sleep @ns nanoseconds, through signals. */
+static inline void rm_sleep_ns(int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Sleep @ms milliseconds, through signals. */
+static inline void rm_sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Whether [p, p + len) holds the pattern of @seed from offset @base; says where not. */
+static inline bool rm_chk_pat(const char *what, const void *p, size_t len, unsigned int seed,
+			      size_t base)
+{
+	size_t bad = rm_check(p, len, seed, base);
+
+	if (bad == (size_t)-1)
+		return true;
+	ksft_print_msg("%s: byte %#zx is %#x, pattern says %#x\n", what, bad,
+		       ((const uint8_t *)p)[bad], rm_pattern_byte(seed, base + bad));
+	return false;
+}
+
+/* Whether [p, p + len) reads as zero; says where not. */
+static inline bool rm_chk_zero(const char *what, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++) {
+		if (b[i]) {
+			ksft_print_msg("%s: byte %#zx is %#x, expected zero\n", what, i, b[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The lowest power-of-two address at which a one-page fixed mapping is
+ * refused with ENOMEM, i.e. beyond TASK_SIZE (1 << 47 on x86-64 with 4-level
+ * paging, 1 << 56 with 5-level, 1 << VA_BITS on arm64).
+ */
+static inline uintptr_t rm_user_va_limit(void)
+{
+	const int top = sizeof(uintptr_t) * 8 - 1;	/* 63; 31 in the 32-bit builds */
+	size_t ps = rm_page_size();
+
+	for (int bits = top < 39 ? top : 39; bits < top; bits++) {
+		void *a = (void *)((uintptr_t)1 << bits);
+		void *p = mmap(a, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			       MAP_FIXED_NOREPLACE, -1, 0);
+
+		if (p != MAP_FAILED)
+			munmap(p, ps);
+		else if (errno == ENOMEM)
+			return (uintptr_t)a;
+	}
+	return (uintptr_t)1 << top;
+}
+
+/* ---------------------------------------------------------- userfaultfd */
+
+/*
+ * A userfaultfd for faults from user mode, non-blocking, with @features
+ * requested; *@features_out (if non-NULL) receives what UFFDIO_API
+ * reports.  Returns the fd, or -1 with errno set.
+ */
+static inline int rm_uffd_open(uint64_t features, uint64_t *features_out)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (features_out)
+		*features_out = api.features;
+	return fd;
+}
+
+/* ------------------------------------------------ fault injection: fail-nth */
+
+/* A debugfs fault-injection knob: the value a fail-nth sweep wants, and the one found. */
+struct rm_knob {
+	const char *path;
+	const char *value;
+	char saved[32];
+	bool set;
+};
+
+static inline bool rm_knob_write(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY);
+	bool ok = fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static inline bool rm_knob_read(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return true;
+}
+
+/* The knobs a fail-nth sweep sets; *@n receives how many. */
+static inline struct rm_knob *rm_failnth_knobs(size_t *n)
+{
+	static struct rm_knob knobs[] = {
+		/* GFP_KERNEL allocations may sleep: do not exempt them. */
+		{ .path = "/sys/kernel/debug/failslab/ignore-gfp-wait", .value = "N" },
+		{ .path = "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", .value = "N" },
+		/* Page tables are order-0 pages. */
+		{ .path = "/sys/kernel/debug/fail_page_alloc/min-order", .value = "0" },
+		{ .path = "/sys/kernel/debug/failslab/verbose", .value = "0" },
+		{ .path = "/sys/kernel/debug/fail_page_alloc/verbose", .value = "0" },
+	};
+
+	*n = ARRAY_SIZE(knobs);
+	return knobs;
+}
+
+/* Put back every knob rm_failnth_open() set. */
+static inline void rm_failnth_restore(void)
+{
+	size_t n;
+	struct rm_knob *k = rm_failnth_knobs(&n);
+
+	for (size_t i = 0; i < n; i++)
+		if (k[i].set)
+			k[i].set = !rm_knob_write(k[i].path, k[i].saved);
+}
+
+/*
+ * Open this thread's fail-nth and set the knobs (every allocation may
+ * fail, silently).  Returns the fd, or -1 with *@missing naming the file
+ * that is unavailable (the knobs set so far put back).
+ */
+static inline int rm_failnth_open(const char **missing)
+{
+	static char path[64];
+	size_t n;
+	struct rm_knob *k = rm_failnth_knobs(&n);
+	int nth_fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth", (long)rm_gettid());
+	nth_fd = open(path, O_RDWR | O_CLOEXEC);
+	*missing = nth_fd < 0 ? path : NULL;
+	for (size_t i = 0; !*missing && i < n; i++) {
+		if (!rm_knob_read(k[i].path, k[i].saved, sizeof(k[i].saved)) ||
+		    !rm_knob_write(k[i].path, k[i].value))
+			*missing = k[i].path;
+		else
+			k[i].set = true;
+	}
+	if (!*missing)
+		return nth_fd;
+	rm_failnth_restore();
+	if (nth_fd >= 0)
+		close(nth_fd);
+	return -1;
+}
+
+/* Make the @n-th allocation of this thread from now on fail; whether it could. */
+static inline bool rm_failnth_arm(int nth_fd, int n)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", n);
+	return pwrite(nth_fd, buf, strlen(buf), 0) == (ssize_t)strlen(buf);
+}
+
+/*
+ * Read and disarm fail-nth: *@left receives what it read (0 when the
+ * fault was injected, else it was not reached); whether it could.
+ */
+static inline bool rm_failnth_disarm(int nth_fd, int *left)
+{
+	char buf[32];
+	ssize_t r = pread(nth_fd, buf, sizeof(buf) - 1, 0);
+
+	if (pwrite(nth_fd, "0", 1, 0) != 1 || r <= 0)
+		return false;
+	buf[r] = 0;
+	*left = atoi(buf);
+	return true;
 }
 
 /* ----------------------------------------------------- /proc/self/pagemap */

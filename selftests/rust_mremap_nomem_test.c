@@ -12,74 +12,11 @@
  * table is allocated on the way (so failures land part-way), and a
  * realigned mutually aligned move that ends in a partial PMD.
  */
-#include <sys/syscall.h>
-
 #include "rust_mremap_lib.h"
 
 #define SEED		0x40e
 #define MAX_NTH		400
 #define MISSES		4	/* runs in a row that reach no n-th allocation: done */
-
-struct knob {
-	const char *path;
-	const char *value;
-	char saved[32];
-	bool set;
-};
-
-static struct knob knobs[] = {
-	/* GFP_KERNEL allocations may sleep: do not exempt them. */
-	{ .path = "/sys/kernel/debug/failslab/ignore-gfp-wait", .value = "N" },
-	{ .path = "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", .value = "N" },
-	/* Page tables are order-0 pages. */
-	{ .path = "/sys/kernel/debug/fail_page_alloc/min-order", .value = "0" },
-	{ .path = "/sys/kernel/debug/failslab/verbose", .value = "0" },
-	{ .path = "/sys/kernel/debug/fail_page_alloc/verbose", .value = "0" },
-};
-
-static bool knob_write(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY);
-	bool ok = fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static bool knob_read(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return true;
-}
-
-static void knobs_restore(void)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++)
-		if (knobs[i].set)
-			knob_write(knobs[i].path, knobs[i].saved);
-}
-
-/* Returns NULL when ready, or why fault injection is not available. */
-static const char *knobs_setup(void)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
-		if (!knob_read(knobs[i].path, knobs[i].saved, sizeof(knobs[i].saved)))
-			return knobs[i].path;
-		if (!knob_write(knobs[i].path, knobs[i].value))
-			return knobs[i].path;
-		knobs[i].set = true;
-	}
-	return NULL;
-}
 
 struct layout {
 	const char *name;
@@ -111,13 +48,11 @@ static void run_layout(int fd, int nth_fd, const struct layout *l)
 	size_t enomem = 0, partial = 0, first_partial = 0;
 	int misses = 0, allocs = 0;
 	const char *why = NULL;
-	char buf[32];
-	int n;
+	int n, left;
 
 	for (n = 1; n <= MAX_NTH; n++) {
 		struct rust_mremap_move m;
 		uint8_t *src, *dst;
-		ssize_t r;
 		int ret;
 
 		/*
@@ -145,19 +80,16 @@ static void run_layout(int fd, int nth_fd, const struct layout *l)
 		}
 		rm_fill(src, l->len, SEED, 0);
 
-		snprintf(buf, sizeof(buf), "%d", n);
-		if (pwrite(nth_fd, buf, strlen(buf), 0) != (ssize_t)strlen(buf)) {
+		if (!rm_failnth_arm(nth_fd, n)) {
 			why = "cannot write fail-nth";
 			break;
 		}
 		ret = rm_move(fd, RUST_MREMAP_PIDFD_SELF, 0, src, dst, l->len, &m);
 		/* Read and disarm before touching memory: a fault left armed would hit us. */
-		r = pread(nth_fd, buf, sizeof(buf) - 1, 0);
-		if (pwrite(nth_fd, "0", 1, 0) != 1 || r <= 0) {
+		if (!rm_failnth_disarm(nth_fd, &left)) {
 			why = "cannot read or reset fail-nth";
 			break;
 		}
-		buf[r] = 0;
 
 		if (ret && ret != -ENOMEM) {
 			ksft_print_msg("%s: fail-nth %d: unexpected error %s\n", l->name, n,
@@ -191,7 +123,7 @@ static void run_layout(int fd, int nth_fd, const struct layout *l)
 		 * run's fault and shifted the count by one; only several
 		 * misses in a row mean every allocation has been failed.
 		 */
-		if (atoi(buf) != 0) {
+		if (left != 0) {
 			if (++misses == MISSES)
 				break;
 		} else {
@@ -236,18 +168,14 @@ int main(void)
 		  .block_tail = true },
 	};
 	const char *missing;
-	char path[64];
 	int fd, nth_fd;
 
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(layouts));
 	fd = rm_open();
 
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth", (long)syscall(SYS_gettid));
-	nth_fd = open(path, O_RDWR);
-	missing = nth_fd < 0 ? path : knobs_setup();
+	nth_fd = rm_failnth_open(&missing);
 	if (missing) {
-		knobs_restore();
 		for (size_t i = 0; i < ARRAY_SIZE(layouts); i++)
 			ksft_test_result_skip(
 				"%s: %s unavailable (CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC)\n",
@@ -258,7 +186,7 @@ int main(void)
 	for (size_t i = 0; i < ARRAY_SIZE(layouts); i++)
 		run_layout(fd, nth_fd, &layouts[i]);
 
-	knobs_restore();
+	rm_failnth_restore();
 	close(nth_fd);
 	ksft_finished();
 }

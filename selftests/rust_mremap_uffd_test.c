@@ -54,27 +54,6 @@ static unsigned int next_seed = 0x0ffd0000;
 
 /* ---------------------------------------------------------------- helpers */
 
-static pid_t gettid_(void)
-{
-	return (pid_t)syscall(SYS_gettid);
-}
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* Wait until *@flag is set, for at most @ms; whether it was. */
 static bool wait_flag(_Atomic int *flag, long ms)
 {
@@ -82,33 +61,9 @@ static bool wait_flag(_Atomic int *flag, long ms)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!atomic_load(flag)) {
-		if (ms_since(&t0) >= ms)
+		if (rm_ms_since(&t0) >= ms)
 			return false;
-		sleep_ms(1);
-	}
-	return true;
-}
-
-static bool chk_pat(const char *what, const void *p, size_t len, unsigned int seed, size_t base)
-{
-	size_t bad = rm_check(p, len, seed, base);
-
-	if (bad == (size_t)-1)
-		return true;
-	ksft_print_msg("%s: byte %#zx is %#x, pattern says %#x\n", what, bad,
-		       ((const uint8_t *)p)[bad], rm_pattern_byte(seed, base + bad));
-	return false;
-}
-
-static bool chk_zero(const char *what, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++) {
-		if (b[i]) {
-			ksft_print_msg("%s: byte %#zx is %#x, expected zero\n", what, i, b[i]);
-			return false;
-		}
+		rm_sleep_ms(1);
 	}
 	return true;
 }
@@ -199,7 +154,7 @@ static int uffd_wait_readable(int uffd, long ms)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		left = ms - ms_since(&t0);
+		left = ms - rm_ms_since(&t0);
 		if (left <= 0)
 			return -ETIMEDOUT;
 		r = poll(&pfd, 1, (int)left);
@@ -224,7 +179,7 @@ static int uffd_read_msg(int uffd, struct uffd_msg *msg, long ms)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		r = uffd_wait_readable(uffd, ms - ms_since(&t0));
+		r = uffd_wait_readable(uffd, ms - rm_ms_since(&t0));
 		if (r)
 			return r;
 		n = read(uffd, msg, sizeof(*msg));
@@ -527,8 +482,8 @@ static enum res accept_test(int fd, enum reg reg, enum mover how)
 			}
 			if (uk >= 0)
 				close(uk);
-			ok &= chk_pat("UFFDIO_MOVE's dst", kp.dst, len, kp.seed, 0);
-			ok &= chk_zero("UFFDIO_MOVE's src", kp.src, len);
+			ok &= rm_chk_pat("UFFDIO_MOVE's dst", kp.dst, len, kp.seed, 0);
+			ok &= rm_chk_zero("UFFDIO_MOVE's src", kp.src, len);
 			pair_unmap(&kp);
 		}
 	}
@@ -537,10 +492,10 @@ static enum res accept_test(int fd, enum reg reg, enum mover how)
 		close(us);
 	if (ud >= 0)
 		close(ud);
-	ok &= chk_pat("dst", pr.dst, len, pr.seed, 0);
-	ok &= chk_zero("src", pr.src, len);
-	ok &= chk_pat("reference dst", ref.dst, len, ref.seed, 0);
-	ok &= chk_zero("reference src", ref.src, len);
+	ok &= rm_chk_pat("dst", pr.dst, len, pr.seed, 0);
+	ok &= rm_chk_zero("src", pr.src, len);
+	ok &= rm_chk_pat("reference dst", ref.dst, len, ref.seed, 0);
+	ok &= rm_chk_zero("reference src", ref.src, len);
 	pair_unmap(&ref);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
@@ -596,8 +551,8 @@ static enum res t_dontwake_unregistered(int fd)
 			return R_FAIL;
 		move_by(&o, how, fd, -1, RUST_MREMAP_DONTWAKE, pr.src, pr.dst, 16 * ps, 8 * ps);
 		ok &= moved_all("RUST_MREMAP_DONTWAKE, unregistered", how, &o, 16 * ps);
-		ok &= chk_pat("dst", pr.dst, 16 * ps, pr.seed, 0);
-		ok &= chk_zero("src", pr.src, 16 * ps);
+		ok &= rm_chk_pat("dst", pr.dst, 16 * ps, pr.seed, 0);
+		ok &= rm_chk_zero("src", pr.src, 16 * ps);
 		pair_unmap(&pr);
 	}
 	return ok ? R_PASS : R_FAIL;
@@ -621,7 +576,7 @@ static void *waiter_fn(void *arg)
 	const volatile uint64_t *p = (const volatile uint64_t *)w->addr;
 	uint64_t *b = (uint64_t *)w->buf;
 
-	atomic_store(&w->tid, gettid_());
+	atomic_store(&w->tid, rm_gettid());
 	/* The first load faults; in a registered VMA it blocks until woken. */
 	for (size_t i = 0; i < ps / sizeof(*b); i++)
 		b[i] = p[i];
@@ -675,7 +630,7 @@ static bool waiter_block(struct waiter *w, int uffd, uint8_t *addr, bool read_ms
 		      atomic_load(&w->tid));
 	}
 	/* From the queued fault to schedule() is a few instructions: let them pass. */
-	sleep_ms(SETTLE_MS);
+	rm_sleep_ms(SETTLE_MS);
 	CHECK(!atomic_load(&w->done), "the thread reading %p returned before any move\n", addr);
 	return ok;
 }
@@ -740,7 +695,7 @@ static enum res wake_test(int fd, enum mover how, bool dontwake, bool read_msg)
 	ok &= moved_all(what, how, &o, len);
 
 	if (dontwake) {
-		sleep_ms(STILL_MS);
+		rm_sleep_ms(STILL_MS);
 		for (size_t i = 0; i < nw; i++)
 			CHECK(!atomic_load(&w[i].done),
 			      "%s: the thread blocked on dst page %zu returned without UFFDIO_WAKE\n",
@@ -768,11 +723,11 @@ static enum res wake_test(int fd, enum mover how, bool dontwake, bool read_msg)
 			continue;
 		snprintf(name, sizeof(name), "what the thread blocked on dst page %zu read",
 			 page[i]);
-		ok &= chk_pat(name, w[i].buf, ps, pr.seed, page[i] * ps);
+		ok &= rm_chk_pat(name, w[i].buf, ps, pr.seed, page[i] * ps);
 	}
 	if (nw > 2) {
 		if (!dontwake)
-			sleep_ms(STILL_MS);
+			rm_sleep_ms(STILL_MS);
 		CHECK(!atomic_load(&w[2].done),
 		      "%s: the thread blocked on dst page %zu, outside the move, returned\n", what,
 		      page[2]);
@@ -782,18 +737,18 @@ static enum res wake_test(int fd, enum mover how, bool dontwake, bool read_msg)
 out:
 	waiters_end(w, nw, uffd, pr.dst, pr.dlen);
 	if (nw > 2 && w[2].buf)
-		ok &= chk_zero("what the thread outside the move read after UFFDIO_UNREGISTER",
-			       w[2].buf, ps);
+		ok &= rm_chk_zero("what the thread outside the move read after UFFDIO_UNREGISTER",
+				  w[2].buf, ps);
 	for (size_t i = 0; i < nw; i++)
 		free(w[i].buf);
 	close(uffd);
 	if (o.moved == len) {
-		ok &= chk_pat("dst", pr.dst, len, pr.seed, 0);
-		ok &= chk_zero("src", pr.src, len);
+		ok &= rm_chk_pat("dst", pr.dst, len, pr.seed, 0);
+		ok &= rm_chk_zero("src", pr.src, len);
 	} else {
 		ok = false;
 	}
-	ok &= chk_zero("dst beyond the move", pr.dst + len, pr.dlen - len);
+	ok &= rm_chk_zero("dst beyond the move", pr.dst + len, pr.dlen - len);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -867,8 +822,8 @@ static enum res wp_test(int fd, bool on_src, uint64_t mode)
 	ok &= all_refuse(what, fd, -1, pr.src, pr.dst, len, EOPNOTSUPP);
 	/* Unregister first: a missing page of a MISSING|WP VMA would block the check. */
 	close(uffd);
-	ok &= chk_pat("src", pr.src, len, pr.seed, 0);
-	ok &= chk_zero("dst", pr.dst, len);
+	ok &= rm_chk_pat("src", pr.src, len, pr.seed, 0);
+	ok &= rm_chk_zero("dst", pr.dst, len);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -929,7 +884,7 @@ static enum res ro_test(int fd, bool reg_src)
 	}
 	ok &= all_refuse(what, fd, reg_src ? -1 : uffd, pr.src, pr.dst, len, EINVAL);
 	/* src is populated (readable even registered); dst is looked at through pagemap. */
-	ok &= chk_pat("src", pr.src, len, pr.seed, 0);
+	ok &= rm_chk_pat("src", pr.src, len, pr.seed, 0);
 	n = populated(pr.dst, len);
 	CHECK(n == 0, "dst: %ld pages populated after the refusals\n", n);
 
@@ -938,8 +893,8 @@ static enum res ro_test(int fd, bool reg_src)
 	close(uffd);
 	move_by(&o, BY_MOVE, fd, -1, 0, pr.src, pr.dst, len, 0);
 	ok &= moved_all("the same read-only pair, unregistered", BY_MOVE, &o, len);
-	ok &= chk_pat("dst", pr.dst, len, pr.seed, 0);
-	ok &= chk_zero("src", pr.src, len);
+	ok &= rm_chk_pat("dst", pr.dst, len, pr.seed, 0);
+	ok &= rm_chk_zero("src", pr.src, len);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -1050,12 +1005,12 @@ static enum res change_test(int fd, enum change ch)
 		ok = false;
 		goto out;
 	}
-	sleep_ms(SETTLE_MS);
+	rm_sleep_ms(SETTLE_MS);
 	CHECK(!atomic_load(&c.done), "%s: the changer returned before its event was read\n",
 	      name[ch]);
 
 	ok &= all_refuse(name[ch], fd, on_src ? -1 : uffd, pr.src, pr.dst, len, EAGAIN);
-	ok &= chk_pat("src", pr.src, len, pr.seed, 0);
+	ok &= rm_chk_pat("src", pr.src, len, pr.seed, 0);
 	n = populated(pr.dst, len);
 	CHECK(n == 0, "dst: %ld pages populated after the refusals\n", n);
 
@@ -1093,8 +1048,8 @@ out:
 		pthread_join(c.th, NULL);
 	}
 	if (ok) {
-		ok &= chk_pat("dst", pr.dst, len, pr.seed, 0);
-		ok &= chk_zero("src", pr.src, len);
+		ok &= rm_chk_pat("dst", pr.dst, len, pr.seed, 0);
+		ok &= rm_chk_zero("src", pr.src, len);
 	}
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
@@ -1156,19 +1111,8 @@ int main(void)
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(tests));
 	fd = rm_open();
-	for (size_t i = 0; i < ARRAY_SIZE(tests); i++) {
-		switch (tests[i].fn(fd)) {
-		case R_PASS:
-			ksft_test_result_pass("%s\n", tests[i].name);
-			break;
-		case R_SKIP:
-			ksft_test_result_skip("%s: %s\n", tests[i].name, skip_reason);
-			break;
-		default:
-			ksft_test_result_fail("%s\n", tests[i].name);
-			break;
-		}
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(tests); i++)
+		rm_report(tests[i].name, tests[i].fn(fd));
 	close(fd);
 	ksft_finished();
 }

@@ -84,71 +84,6 @@ static struct rust_mremap_vec ent(const void *src, const void *dst, size_t len)
 	return v;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ns(int64_t ns)
-{
-	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static int pidfd_open(pid_t pid)
-{
-	return (int)syscall(__NR_pidfd_open, pid, 0);
-}
-
-/* Exit code of @pid, 128 + signal if it was killed, -1 if waitpid failed. */
-static int wait_status(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 128 + WTERMSIG(st);
-}
-
-static bool read_long(const char *path, long *v)
-{
-	FILE *f = fopen(path, "re");
-	int n;
-
-	if (!f)
-		return false;
-	n = fscanf(f, "%ld", v);
-	fclose(f);
-	return n == 1;
-}
-
-/*
- * The lowest power-of-two address at which a one-page fixed mapping is
- * refused with ENOMEM, i.e. beyond TASK_SIZE.
- */
-static uintptr_t user_va_limit(void)
-{
-	for (int bits = 39; bits < 63; bits++) {
-		void *a = (void *)((uintptr_t)1 << bits);
-		void *p = mmap(a, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-			       MAP_FIXED_NOREPLACE, -1, 0);
-
-		if (p != MAP_FAILED)
-			munmap(p, ps);
-		else if (errno == ENOMEM)
-			return (uintptr_t)a;
-	}
-	return (uintptr_t)1 << 63;
-}
-
 /* A child that shares our memory (fork) and exits once *@go_wr is closed. */
 static pid_t fork_holder(int *go_wr)
 {
@@ -180,7 +115,7 @@ static pid_t fork_holder(int *go_wr)
 static bool holder_release(pid_t pid, int go_wr)
 {
 	close(go_wr);
-	return wait_status(pid) == 0;
+	return rm_wait_status(pid) == 0;
 }
 
 /* Pin the page at @p as an io_uring fixed buffer (FOLL_PIN | FOLL_LONGTERM); 0 or -errno. */
@@ -1270,8 +1205,8 @@ static enum res t_pidfd_esrch(int fd)
 		return R_FAIL;
 	}
 	/* Not reaped yet: the pidfd opens (a zombie at worst). */
-	pidfd = pidfd_open(pid);
-	st = wait_status(pid);
+	pidfd = rm_pidfd_open(pid);
+	st = rm_wait_status(pid);
 	if (pidfd < 0 || st != 0) {
 		ksft_print_msg("pidfd_open: %s, child status %d\n", strerror(errno), st);
 		if (pidfd >= 0)
@@ -1709,10 +1644,10 @@ static enum res t_count_max(int fd)
 		v[i] = ent(wp(&w, s) + i * ps, wp(&w, d) + i * ps, ps);
 	for (size_t i = 0; i < ARRAY_SIZE(pop); i++)
 		w_fill(&w, s, (size_t)pop[i] * ps, ps);
-	t0 = now_ns();
+	t0 = rm_now_ns();
 	ok = move_all("65536 one-page entries", fd, &w, 0, v, VMAX, &want);
 	ksft_print_msg("65536 entries: dry run, move and checks took %.0f ms\n",
-		       (double)(now_ns() - t0) / 1e6);
+		       (double)(rm_now_ns() - t0) / 1e6);
 	w_destroy(&w);
 	free(v);
 	return ok ? R_PASS : R_FAIL;
@@ -2109,65 +2044,6 @@ static enum res t_counters_summed(int fd)
 #define MAX_NTH		300
 #define MISSES		4	/* runs in a row that reach no n-th allocation: done */
 
-struct knob {
-	const char *path;
-	const char *value;
-	char saved[32];
-	bool set;
-};
-
-static struct knob knobs[] = {
-	{ .path = "/sys/kernel/debug/failslab/ignore-gfp-wait", .value = "N" },
-	{ .path = "/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", .value = "N" },
-	{ .path = "/sys/kernel/debug/fail_page_alloc/min-order", .value = "0" },
-	{ .path = "/sys/kernel/debug/failslab/verbose", .value = "0" },
-	{ .path = "/sys/kernel/debug/fail_page_alloc/verbose", .value = "0" },
-};
-
-static bool knob_write(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY);
-	bool ok = fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static bool knob_read(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return true;
-}
-
-static void knobs_restore(void)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++)
-		if (knobs[i].set)
-			knobs[i].set = !knob_write(knobs[i].path, knobs[i].saved);
-}
-
-/* Returns NULL when ready, or the knob that is missing. */
-static const char *knobs_setup(void)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
-		if (!knob_read(knobs[i].path, knobs[i].saved, sizeof(knobs[i].saved)))
-			return knobs[i].path;
-		if (!knob_write(knobs[i].path, knobs[i].value))
-			return knobs[i].path;
-		knobs[i].set = true;
-	}
-	return NULL;
-}
-
 /*
  * FN_ENTRIES entries of 128 KiB, each destination straddling a PMD
  * boundary of a fresh region (two destination tables to allocate per
@@ -2252,26 +2128,17 @@ static enum res failnth_test(int fd, bool share)
 	size_t enomem = 0, in_entry = 0, later = 0, first_moved = 0;
 	int misses = 0, allocs = 0, nth_fd, n;
 	const char *why = NULL, *missing;
-	char path[64];
 
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth", (long)syscall(SYS_gettid));
-	nth_fd = open(path, O_RDWR | O_CLOEXEC);
-	missing = nth_fd < 0 ? path : knobs_setup();
-	if (missing) {
-		knobs_restore();
-		if (nth_fd >= 0)
-			close(nth_fd);
+	nth_fd = rm_failnth_open(&missing);
+	if (missing)
 		return skip(
 			"%s unavailable (CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC)",
 			missing);
-	}
 	for (n = 1; n <= MAX_NTH; n++) {
 		struct rust_mremap_vec v[FN_ENTRIES];
 		struct rust_mremap_movev m;
 		struct world w;
-		char buf[32];
-		ssize_t r;
-		int ret;
+		int ret, left;
 
 		if (!fn_build(&w, v, share)) {
 			why = "could not map the regions";
@@ -2282,21 +2149,18 @@ static enum res failnth_test(int fd, bool share)
 			w_destroy(&w);
 			break;
 		}
-		snprintf(buf, sizeof(buf), "%d", n);
-		if (pwrite(nth_fd, buf, strlen(buf), 0) != (ssize_t)strlen(buf)) {
+		if (!rm_failnth_arm(nth_fd, n)) {
 			why = "cannot write fail-nth";
 			w_destroy(&w);
 			break;
 		}
 		ret = rm_movev(fd, SELF, 0, v, FN_ENTRIES, &m);
 		/* Read and disarm before touching memory: a fault left armed would hit us. */
-		r = pread(nth_fd, buf, sizeof(buf) - 1, 0);
-		if (pwrite(nth_fd, "0", 1, 0) != 1 || r <= 0) {
+		if (!rm_failnth_disarm(nth_fd, &left)) {
 			why = "cannot read or reset fail-nth";
 			w_destroy(&w);
 			break;
 		}
-		buf[r] = 0;
 		why = fn_check(&w, v, ret, &m, share);
 		w_destroy(&w);
 		if (why) {
@@ -2317,7 +2181,7 @@ static enum res failnth_test(int fd, bool share)
 				later++;
 		}
 		/* See rust_mremap_nomem_test: only several misses in a row end the sweep. */
-		if (atoi(buf) != 0) {
+		if (left != 0) {
 			if (++misses == MISSES)
 				break;
 		} else {
@@ -2325,7 +2189,7 @@ static enum res failnth_test(int fd, bool share)
 			allocs = n;
 		}
 	}
-	knobs_restore();
+	rm_failnth_restore();
 	close(nth_fd);
 	if (!why && n > MAX_NTH)
 		why = "the call kept allocating past the limit of this test";
@@ -2383,7 +2247,7 @@ static __noreturn void fs_child(pid_t parent, int go_rd, int ready_wr, int res_w
 	fd = open(RM_DEV, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		_exit(2);
-	pidfd = pidfd_open(parent);
+	pidfd = rm_pidfd_open(parent);
 	if (pidfd < 0)
 		_exit(3);
 	if (!rm_read_full(go_rd, v, sizeof(v)))
@@ -2534,9 +2398,9 @@ static bool fs_trial(int fd, int64_t *delay, int *landed)
 
 		v[i] = ent(src + off, dst + off, cp * ps);
 	}
-	t0 = now_ns();
+	t0 = rm_now_ns();
 	ret = rm_movev(fd, SELF, DRY, v, FS_ENTRIES, &m);
-	t_dry = now_ns() - t0;
+	t_dry = rm_now_ns() - t0;
 	ok = chk_ok("dry run of the 256 MiB vector", ret, &m, FS_ENTRIES, true, &want);
 	if (!ok)
 		goto out_kill;
@@ -2545,16 +2409,16 @@ static bool fs_trial(int fd, int64_t *delay, int *landed)
 	ksft_print_msg("dry run took %.1f ms; SIGKILL %.1f ms after the call\n",
 		       (double)t_dry / 1e6, (double)*delay / 1e6);
 	/* The caller holds our mmap lock: fault in now what we run in the window. */
-	sleep_ns(1000);
+	rm_sleep_ns(1000);
 	kill(pid, 0);
 	waitpid(pid, &st, WNOHANG);
-	(void)now_ns();
+	(void)rm_now_ns();
 	if (!rm_write_full(go[1], v, sizeof(v)) || !rm_read_full(ready[0], &b, 1)) {
 		ksft_print_msg("the caller did not start the call\n");
 		ok = false;
 		goto out_kill;
 	}
-	sleep_ns(*delay);
+	rm_sleep_ns(*delay);
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
@@ -2574,7 +2438,7 @@ static bool fs_trial(int fd, int64_t *delay, int *landed)
 out_kill:
 	if (pid > 0) {
 		kill(pid, SIGKILL);
-		wait_status(pid);
+		rm_wait_status(pid);
 	}
 out:
 	for (int i = 0; i < 2; i++) {
@@ -2605,7 +2469,7 @@ static enum res t_fatal_signal(int fd)
 	int64_t delay = 0;
 	long scope;
 
-	if (read_long(YAMA_SCOPE, &scope) && scope >= 3)
+	if (rm_read_long(YAMA_SCOPE, &scope) && scope >= 3)
 		return skip("kernel.yama.ptrace_scope = 3 forbids ptrace attach, even for root");
 	for (int t = 0; ok && !partway && t < FS_TRIALS; t++) {
 		int landed;
@@ -2702,20 +2566,9 @@ int main(void)
 	ksft_print_header();
 	ksft_set_plan(ARRAY_SIZE(tests));
 	fd = rm_open();
-	va_limit = user_va_limit();
-	for (size_t i = 0; i < ARRAY_SIZE(tests); i++) {
-		switch (tests[i].fn(fd)) {
-		case R_PASS:
-			ksft_test_result_pass("%s\n", tests[i].name);
-			break;
-		case R_SKIP:
-			ksft_test_result_skip("%s: %s\n", tests[i].name, skip_reason);
-			break;
-		default:
-			ksft_test_result_fail("%s\n", tests[i].name);
-			break;
-		}
-	}
+	va_limit = rm_user_va_limit();
+	for (size_t i = 0; i < ARRAY_SIZE(tests); i++)
+		rm_report(tests[i].name, tests[i].fn(fd));
 	close(fd);
 	ksft_finished();
 }
