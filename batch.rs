@@ -35,12 +35,15 @@
 
 use kernel::{
     alloc::KVVec,
-    mm::pgtable::{MovePair, Share, SharedPair, PMD_SIZE},
+    mm::{
+        pgtable::{MovePair, Share, SharedPair},
+        MmapWriteGuard,
+    },
     prelude::*,
 };
 
 use crate::abi::{DONTWAKE, DRY_RUN, RELOCATE};
-use crate::mover::{check_range, target_mm, Counters, MoveControl, Range, Scratch};
+use crate::mover::{check_range, pmd_extent, target_mm, Counters, MoveControl, Range, Scratch};
 
 /// An entry as user space wrote it, before [`check_range`].
 #[derive(Clone, Copy)]
@@ -126,52 +129,39 @@ pub(crate) fn move_entries(
     //    until the guard is dropped) and made again to plan and to move.
     let n = ranges.len();
     let mut vmas = KVVec::with_capacity(n, GFP_KERNEL)?;
-    let mut i = 0;
-    while i < n {
-        let r = &ranges[i];
-        let pair = at(out, i, MovePair::new(&mut guard, r.src, r.dst, r.len))?;
-        let end = run_end(&pair, &ranges, i, |_| true);
-        for (j, r) in ranges.iter().enumerate().take(end).skip(i) {
-            let share = if flags & RELOCATE != 0 {
-                Share::No
-            } else {
-                at(out, j, pair.share_check(r.src, r.dst))?
-            };
-            vmas.push(
-                EntryVmas {
-                    src: pair.src().start(),
-                    dst: pair.dst().start(),
-                    share,
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        i = end;
-    }
+    for_each_on_pairs(&mut guard, &ranges, out, |pair, _, r| {
+        let share = if flags & RELOCATE != 0 {
+            Share::No
+        } else {
+            pair.share_check(r.src, r.dst)?
+        };
+        vmas.push(
+            EntryVmas {
+                src: pair.src().start(),
+                dst: pair.dst().start(),
+                share,
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(())
+    })?;
     let sharing = decide_modes(&ranges, &vmas)?;
 
     // 4. Each entry's plan: a populated destination (EEXIST), and for a relocating entry an entry
     //    that cannot move (EBUSY), before anything moves. A dry run counts every entry and stops.
     let dry_run = flags & DRY_RUN != 0;
     let mut planned = Counters::default();
-    let mut i = 0;
-    while i < n {
-        let r = &ranges[i];
-        let pair = at(out, i, MovePair::new(&mut guard, r.src, r.dst, r.len))?;
-        let end = run_end(&pair, &ranges, i, |_| true);
-        for (j, r) in ranges.iter().enumerate().take(end).skip(i) {
-            let mut pmc = MoveControl::new(*r, flags, sharing[j]);
-            // A sharing move moves every entry: only a populated destination can refuse it, and
-            // walking the range twice would cost as much as the move itself.
-            if dry_run || !sharing[j] {
-                let plan = at(out, j, pmc.plan(&pair))?;
-                planned.add(&plan);
-            } else {
-                at(out, j, pmc.check_dst_empty(&pair))?;
-            }
+    for_each_on_pairs(&mut guard, &ranges, out, |pair, j, r| {
+        let mut pmc = MoveControl::new(*r, flags, sharing[j]);
+        // A sharing move moves every entry: only a populated destination can refuse it, and
+        // walking the range twice would cost as much as the move itself.
+        if dry_run || !sharing[j] {
+            planned.add(&pmc.plan(pair)?);
+        } else {
+            pmc.check_dst_empty(pair)?;
         }
-        i = end;
-    }
+        Ok(())
+    })?;
     // A refused plan reports nothing: nothing moved, and a dry run that fails counts nothing, as
     // one move's does.
     if dry_run {
@@ -210,6 +200,28 @@ pub(crate) fn move_entries(
         err_index: ranges.len(),
         counters: out.counters,
     };
+    Ok(())
+}
+
+/// Calls `f` for each entry (its index and ranges) in array order, on a pair of its two VMAs
+/// that serves the whole run of entries between the same two VMAs; an error (also one of
+/// `MovePair::new`) concerns the entry it was met at.
+fn for_each_on_pairs(
+    guard: &mut MmapWriteGuard<'_>,
+    ranges: &[Range],
+    out: &mut Outcome,
+    mut f: impl FnMut(&MovePair<'_>, usize, &Range) -> Result,
+) -> Result {
+    let mut i = 0;
+    while i < ranges.len() {
+        let r = &ranges[i];
+        let pair = at(out, i, MovePair::new(guard, r.src, r.dst, r.len))?;
+        let end = run_end(&pair, ranges, i, |_| true);
+        for (j, r) in ranges.iter().enumerate().take(end).skip(i) {
+            at(out, j, f(&pair, j, r))?;
+        }
+        i = end;
+    }
     Ok(())
 }
 
@@ -317,11 +329,10 @@ fn relocate_run(
             // The walk takes one extent (or, overlapping its own destination, the rest).
             let r = &ranges[j];
             let (s, d) = (r.src + off, r.dst + off);
-            let to_boundary = |a: usize| PMD_SIZE - (a & (PMD_SIZE - 1));
             let len = if own_overlap(r) {
                 r.len - off
             } else {
-                to_boundary(s).min(to_boundary(d)).min(r.len - off)
+                pmd_extent(s, d, r.len - off)
             };
             let mut pmc = MoveControl::new(
                 Range {

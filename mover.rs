@@ -89,6 +89,13 @@ impl Counters {
     }
 }
 
+/// The extent a walk at `(src, dst)` takes next: up to the next PMD boundary of either side, at
+/// most `left` bytes (mainline's `get_extent(NORMAL_PMD)`).
+pub(crate) fn pmd_extent(src: usize, dst: usize, left: usize) -> usize {
+    let to_boundary = |addr: usize| PMD_SIZE - (addr & (PMD_SIZE - 1));
+    to_boundary(src).min(to_boundary(dst)).min(left)
+}
+
 /// One move's ranges, checked by [`check_range`]: `[src, src + len)` to `[dst, dst + len)`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Range {
@@ -289,10 +296,7 @@ impl MoveControl {
 
     /// Mainline's `get_extent(NORMAL_PMD)`: up to the next PMD boundary of either side.
     fn extent(&self) -> usize {
-        let to_boundary = |addr: usize| PMD_SIZE - (addr & (PMD_SIZE - 1));
-        to_boundary(self.old_addr)
-            .min(to_boundary(self.new_addr))
-            .min(self.old_end - self.old_addr)
+        pmd_extent(self.old_addr, self.new_addr, self.old_end - self.old_addr)
     }
 
     /// Mainline's `pmc_progress()`: bytes of the user's range moved so far. A realigned start
