@@ -9,6 +9,8 @@
 #   make bench   set up, build, boot, run the benchmark
 #   make fuzz    set up, build, boot, run the fuzzer: SEED=n SECONDS=n
 #                (STRESS=n also runs the stress test for n seconds)
+#   make one     set up, build, boot, run one selftest program:
+#                T=rust_mremap_uffd_test ARGS="..." (the abuse module loaded)
 # The kernel is built once into $(CACHE) and reused while its inputs are
 # unchanged; iterating on the module rebuilds only the module.
 # (The kernel build reads ./Kbuild, not this file.)
@@ -49,6 +51,10 @@ SECONDS ?= 300
 fuzz: module-oot selftests
 	vm/run.sh fuzz $(CURDIR)/vm/guest-fuzz.sh $(MODDIR)/rust_mremap.ko $(SELFTESTS_OUT) \
 		$(SEED) $(SECONDS) $(STRESS)
+
+one: module-oot module-abuse selftests
+	vm/run.sh one $(CURDIR)/vm/guest-one.sh $(MODDIR)/rust_mremap.ko \
+		$(MODDIR)-abuse/rust_mremap_abuse.ko $(SELFTESTS_OUT)/$(T) $(ARGS)
 
 setup:
 	@scripts/setup.sh
@@ -92,4 +98,4 @@ lint: kernel
 clean:
 	rm -rf $(CACHE)/module $(CACHE)/module-* $(KDIR)/kselftest
 
-.PHONY: run check bench fuzz series setup kernel module-oot module-intree module-abuse selftests lint clean
+.PHONY: run check bench fuzz one series setup kernel module-oot module-intree module-abuse selftests lint clean

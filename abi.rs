@@ -24,7 +24,7 @@ pub(crate) use uapi::{
     RUST_MREMAP_ABI_VERSION as ABI_VERSION, RUST_MREMAP_DONTWAKE as DONTWAKE,
     RUST_MREMAP_DRY_RUN as DRY_RUN, RUST_MREMAP_FLAGS_ALL as FLAGS_ALL,
     RUST_MREMAP_NO_REALIGN as NO_REALIGN, RUST_MREMAP_PIDFD_SELF as PIDFD_SELF,
-    RUST_MREMAP_RELOCATE as RELOCATE, RUST_MREMAP_VEC_MAX as VEC_MAX,
+    RUST_MREMAP_RELOCATE as RELOCATE, RUST_MREMAP_UFFD as UFFD, RUST_MREMAP_VEC_MAX as VEC_MAX,
 };
 
 /// `struct rust_mremap_version`.
@@ -50,7 +50,7 @@ pub(crate) const VEC_ENTRY_SIZE: usize = size_of::<uapi::rust_mremap_vec>();
 // them initialised.  Checked here, since `AsBytes` relies on it.
 const _: () = {
     assert!(size_of::<uapi::rust_mremap_version>() == 4 + 4 + 8);
-    assert!(size_of::<uapi::rust_mremap_move>() == 4 + 4 + 9 * 8 + 2 * 8);
+    assert!(size_of::<uapi::rust_mremap_move>() == 4 + 4 + 9 * 8 + 4 + 4 + 8);
     assert!(size_of::<uapi::rust_mremap_movev>() == 4 + 4 + 8 + 4 + 4 + 8 + 4 + 4 + 7 * 8);
     assert!(VEC_ENTRY_SIZE == 3 * 8);
 };

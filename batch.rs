@@ -36,13 +36,13 @@
 use kernel::{
     alloc::KVVec,
     mm::{
-        pgtable::{MovePair, Share, SharedPair},
+        pgtable::{MovePair, Share, SharedPair, Userfaultfd},
         MmapWriteGuard,
     },
     prelude::*,
 };
 
-use crate::abi::{DONTWAKE, DRY_RUN, RELOCATE};
+use crate::abi::{DONTWAKE, DRY_RUN, RELOCATE, UFFD};
 use crate::mover::{check_range, pmd_extent, target_mm, Counters, MoveControl, Range, Scratch};
 
 /// An entry as user space wrote it, before [`check_range`].
@@ -87,10 +87,12 @@ struct EntryVmas {
 }
 
 /// Runs a batch of `entries` of the target `pidfd` with `flags` (already checked against the
-/// flags the module knows), filling `out` on every return.
+/// flags the module knows, and `uffd` to be 0 without `RUST_MREMAP_UFFD`), filling `out` on
+/// every return.
 pub(crate) fn move_entries(
     pidfd: i32,
     flags: u32,
+    uffd: i32,
     entries: &[RawEntry],
     out: &mut Outcome,
 ) -> Result {
@@ -109,8 +111,18 @@ pub(crate) fn move_entries(
         }
     }
 
-    // 2. The target.
+    // 2. The target, and the userfaultfd that makes the caller the monitor of the target's VMAs
+    //    registered with it (`EBADF` if it is none): only the monitor moves registered memory,
+    //    as only the monitor issues `UFFDIO_MOVE` (`MovePair::new_with_userfaultfd`).
     let mm = target_mm(pidfd)?;
+    let uffd = if flags & UFFD != 0 {
+        Some(Userfaultfd::from_fd(
+            u32::try_from(uffd).map_err(|_| EBADF)?,
+        )?)
+    } else {
+        None
+    };
+    let uffd = uffd.as_ref();
     let task_size = mm.task_size();
     if let Some(i) = ranges
         .iter()
@@ -122,14 +134,15 @@ pub(crate) fn move_entries(
     let mut guard = mm.mmap_write_lock_killable()?;
 
     // 3. Each entry's VMAs, looked up through the guard (EFAULT), checked (EPERM, EOPNOTSUPP,
-    //    EINVAL, EAGAIN) and write-locked: no page fault runs in them from here, so the plans
-    //    stay true for the moves. One pair serves a run of entries between the same two VMAs
-    //    (the collector's case: one from-space, one to-space), so each VMA is looked up and
-    //    checked once per run. The pairs are dropped after their run (the VMA write locks stay
-    //    until the guard is dropped) and made again to plan and to move.
+    //    EINVAL; EPERM for a registered VMA of another userfaultfd than ours, EAGAIN) and
+    //    write-locked: no page fault runs in them from here, so the plans stay true for the
+    //    moves. One pair serves a run of entries between the same two VMAs (the collector's
+    //    case: one from-space, one to-space), so each VMA is looked up and checked once per run.
+    //    The pairs are dropped after their run (the VMA write locks stay until the guard is
+    //    dropped) and made again to plan and to move.
     let n = ranges.len();
     let mut vmas = KVVec::with_capacity(n, GFP_KERNEL)?;
-    for_each_on_pairs(&mut guard, &ranges, out, |pair, _, r| {
+    for_each_on_pairs(&mut guard, uffd, &ranges, out, |pair, _, r| {
         let share = if flags & RELOCATE != 0 {
             Share::No
         } else {
@@ -151,7 +164,7 @@ pub(crate) fn move_entries(
     //    that cannot move (EBUSY), before anything moves. A dry run counts every entry and stops.
     let dry_run = flags & DRY_RUN != 0;
     let mut planned = Counters::default();
-    for_each_on_pairs(&mut guard, &ranges, out, |pair, j, r| {
+    for_each_on_pairs(&mut guard, uffd, &ranges, out, |pair, j, r| {
         let mut pmc = MoveControl::new(*r, flags, sharing[j]);
         // A sharing move moves every entry: only a populated destination can refuse it, and
         // walking the range twice would cost as much as the move itself.
@@ -178,7 +191,7 @@ pub(crate) fn move_entries(
         out.done = i;
         out.moved = 0;
         out.err_index = i;
-        let pair = MovePair::new(&mut guard, r.src, r.dst, r.len)?;
+        let pair = MovePair::new_with_userfaultfd(&mut guard, r.src, r.dst, r.len, uffd)?;
         let delta = r.dst.wrapping_sub(r.src);
         let end = run_end(&pair, &ranges, i, |j| {
             sharing[j] == sharing[i]
@@ -208,6 +221,7 @@ pub(crate) fn move_entries(
 /// `MovePair::new`) concerns the entry it was met at.
 fn for_each_on_pairs(
     guard: &mut MmapWriteGuard<'_>,
+    uffd: Option<&Userfaultfd>,
     ranges: &[Range],
     out: &mut Outcome,
     mut f: impl FnMut(&MovePair<'_>, usize, &Range) -> Result,
@@ -215,7 +229,11 @@ fn for_each_on_pairs(
     let mut i = 0;
     while i < ranges.len() {
         let r = &ranges[i];
-        let pair = at(out, i, MovePair::new(guard, r.src, r.dst, r.len))?;
+        let pair = at(
+            out,
+            i,
+            MovePair::new_with_userfaultfd(guard, r.src, r.dst, r.len, uffd),
+        )?;
         let end = run_end(&pair, ranges, i, |_| true);
         for (j, r) in ranges.iter().enumerate().take(end).skip(i) {
             at(out, j, f(&pair, j, r))?;

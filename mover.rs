@@ -36,9 +36,8 @@
 use kernel::{
     mm::{
         pgtable::{
-            pmd_align_down, pud_align_down, Blocker, LockedFolio, MmuInvalidation, Mode, MovePair,
-            MoveVma, Pmd, PmdKind, PtesMoved, Relocate, RunMoved, Shared, TableScratch, PMD_SIZE,
-            PUD_SIZE,
+            pmd_align_down, pud_align_down, MmuInvalidation, Mode, MovePair, MoveVma, Pmd, PmdKind,
+            PtesMoved, Relocate, RunMoved, Shared, TableScratch, PMD_SIZE, PUD_SIZE,
         },
         MmWithUser,
     },
@@ -50,8 +49,9 @@ use kernel::{
 
 use crate::abi::{NO_REALIGN, PIDFD_SELF};
 
-/// How many times in a row one step may be retried (page table changed, migration, folio lock)
-/// without progress before the move gives up with `EAGAIN`.
+/// How many times in a row one step may be retried (a page table changed under us) without
+/// progress before the move gives up with `EAGAIN`. (What blocks single entries, a folio lock, a
+/// split or a migration, is waited for inside `MovePair::move_ptes`, with its own bound.)
 const MAX_RETRIES: u32 = 1000;
 
 /// The room a relocating table move needs for the folios of one table (`TableScratch`, 8 KiB),
@@ -570,6 +570,7 @@ impl MoveControl {
                     retries = 0;
                     self.next(extent);
                 }
+                Step::Partial => retries = 0,
                 Step::Again => {
                     retries += 1;
                     if retries > MAX_RETRIES {
@@ -708,8 +709,8 @@ impl MoveControl {
         self.move_extent_ptes(pair, inv, &src, &dst, extent, c)
     }
 
-    /// Moves the entries of one extent one by one, sleeping on what blocks them (folio locks,
-    /// splits, migrations) with no page-table lock held, as `UFFDIO_MOVE` does.
+    /// Moves the entries of one extent one by one (the pair sleeps on what blocks them, folio
+    /// locks, splits and migrations, with no page-table lock held, as `UFFDIO_MOVE` does).
     fn move_extent_ptes<'g, M: Mode>(
         &mut self,
         pair: &MovePair<'g, M>,
@@ -722,52 +723,25 @@ impl MoveControl {
     where
         MovePair<'g, M>: Moves,
     {
-        let (mut s, mut d, len) = self.extent_in_range(extent);
-        let end = s + len;
-        let mut locked: Option<LockedFolio> = None;
-        let mut retries = 0;
-        while s < end {
-            let nr = (end - s) / PAGE_SIZE;
-            let res = pair.ptes(inv, src, s, dst, d, nr, locked.as_ref());
-            // Progress made so far in this extent is what `moved` reports on error.
-            let res = res.inspect_err(|_| self.set_partial(s))?;
-            match res {
-                PtesMoved::Done {
-                    pages,
-                    moved,
-                    relocated,
-                } => {
-                    locked = None;
-                    retries = 0;
-                    c.pte_moves += moved as u64;
-                    c.folios_relocated += relocated as u64;
-                    s += pages * PAGE_SIZE;
-                    d += pages * PAGE_SIZE;
-                    continue;
-                }
-                PtesMoved::Blocked(blocker) => {
-                    locked = None;
-                    retries += 1;
-                    if retries > MAX_RETRIES {
-                        self.set_partial(s);
-                        return Err(EAGAIN);
-                    }
-                    match blocker {
-                        Blocker::Lock(folio) => locked = Some(folio.lock()),
-                        Blocker::Split(folio) => {
-                            folio.split().inspect_err(|_| self.set_partial(s))?
-                        }
-                        Blocker::Migration => src.wait_migration(s)?,
-                        Blocker::Retry => {
-                            // The table changed under us: look at the whole extent again.
-                            self.set_partial(s);
-                            return Ok(Step::Again);
-                        }
-                    }
-                }
-            }
+        let (s, d, len) = self.extent_in_range(extent);
+        let nr = len / PAGE_SIZE;
+        // Progress made so far in this extent is what `moved` reports on error.
+        let done = pair
+            .ptes(inv, src, s, dst, d, nr)
+            .inspect_err(|_| self.set_partial(s))?;
+        c.pte_moves += done.moved as u64;
+        c.folios_relocated += done.relocated as u64;
+        if done.pages == nr {
+            return Ok(Step::Done);
         }
-        Ok(Step::Done)
+        // It stopped part-way: the table changed under us, or the next entry cannot move (the
+        // next call says why). Go on from there.
+        self.set_partial(s + done.pages * PAGE_SIZE);
+        Ok(if done.pages == 0 {
+            Step::Again
+        } else {
+            Step::Partial
+        })
     }
 
     /// Records that the walk stopped at `addr` in the middle of the current extent, so that
@@ -833,7 +807,9 @@ fn decide(src: PmdKind, whole: bool, dst_none: bool, table_ok: bool) -> Action {
 enum Step {
     /// Moved: go on to the next extent.
     Done,
-    /// Look at the same extent again (it changed under us, or a blocker was waited for).
+    /// Part of it moved: go on from where it stopped (the walk is there).
+    Partial,
+    /// Look at the same extent again (it changed under us).
     Again,
 }
 
@@ -899,7 +875,6 @@ pub(crate) trait Moves {
     /// A THP: the folios relocated (0 or 1).
     fn huge(&self, inv: &MmuInvalidation<'_>, src: &Pmd<'_>, dst: &Pmd<'_>) -> Result<usize>;
     /// Single entries.
-    #[allow(clippy::too_many_arguments)]
     fn ptes(
         &self,
         inv: &MmuInvalidation<'_>,
@@ -908,7 +883,6 @@ pub(crate) trait Moves {
         dst: &Pmd<'_>,
         dst_addr: usize,
         nr: usize,
-        locked: Option<&LockedFolio>,
     ) -> Result<PtesMoved>;
     /// One PUD entry: whether it moved.
     fn pud(&mut self, inv: &MmuInvalidation<'_>, src: usize, dst: usize) -> Result<bool>;
@@ -946,9 +920,8 @@ impl Moves for MovePair<'_, Relocate> {
         dst: &Pmd<'_>,
         dst_addr: usize,
         nr: usize,
-        locked: Option<&LockedFolio>,
     ) -> Result<PtesMoved> {
-        self.move_ptes(inv, src, src_addr, dst, dst_addr, nr, locked)
+        self.move_ptes(inv, src, src_addr, dst, dst_addr, nr)
     }
 
     fn pud(&mut self, _: &MmuInvalidation<'_>, _: usize, _: usize) -> Result<bool> {
@@ -989,7 +962,6 @@ impl Moves for MovePair<'_, Shared> {
         dst: &Pmd<'_>,
         dst_addr: usize,
         nr: usize,
-        _: Option<&LockedFolio>,
     ) -> Result<PtesMoved> {
         self.move_ptes(inv, src, src_addr, dst, dst_addr, nr)
     }

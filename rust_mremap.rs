@@ -13,6 +13,9 @@
 //! - `RUST_MREMAP_IOC_MOVEV` moves up to `RUST_MREMAP_VEC_MAX` such ranges of
 //!   one target under one mmap write lock hold (since ABI 3).
 //!
+//! Memory registered with userfaultfd moves only at the request of its
+//! monitor, who passes the userfaultfd (`RUST_MREMAP_UFFD`, since ABI 4).
+//!
 //! The file layout: `abi.rs` mirrors the UAPI header, `batch.rs` runs a
 //! batch of moves (one for `RUST_MREMAP_IOC_MOVE`) under one lock hold,
 //! checking and planning every entry before any moves, `mover.rs` is the
@@ -34,7 +37,7 @@ mod mover;
 
 use abi::{
     MoveArgs, MoveVecArgs, VersionInfo, FLAGS_ALL, RUST_MREMAP_IOC_MOVE, RUST_MREMAP_IOC_MOVEV,
-    RUST_MREMAP_IOC_VERSION, VEC_ENTRY_SIZE, VEC_MAX,
+    RUST_MREMAP_IOC_VERSION, UFFD, VEC_ENTRY_SIZE, VEC_MAX,
 };
 use batch::{Outcome, RawEntry};
 
@@ -121,6 +124,11 @@ macro_rules! set_counters {
     }};
 }
 
+/// Whether `uffd` is set without `RUST_MREMAP_UFFD`: it must be 0 then, as a reserved field.
+fn stray_uffd(flags: u32, uffd: i32) -> bool {
+    flags & UFFD == 0 && uffd != 0
+}
+
 /// `RUST_MREMAP_IOC_MOVE`: a batch of one entry. Fills `args.moved` and the counters, also on
 /// error.
 fn move_one(args: &mut MoveArgs) -> Result {
@@ -130,10 +138,14 @@ fn move_one(args: &mut MoveArgs) -> Result {
         len: args.len,
     };
     let mut out = Outcome::new(1);
-    let res = if args.flags & !FLAGS_ALL != 0 || args.reserved.iter().any(|&r| r != 0) {
+    let res = if args.flags & !FLAGS_ALL != 0
+        || args.reserved0 != 0
+        || args.reserved.iter().any(|&r| r != 0)
+        || stray_uffd(args.flags, args.uffd)
+    {
         Err(EINVAL)
     } else {
-        batch::move_entries(args.pidfd, args.flags, &[entry], &mut out)
+        batch::move_entries(args.pidfd, args.flags, args.uffd, &[entry], &mut out)
     };
     args.moved = if out.done == 1 {
         args.len
@@ -148,8 +160,9 @@ fn move_one(args: &mut MoveArgs) -> Result {
 fn move_vec(args: &mut MoveVecArgs) -> Result {
     let count = args.count as usize;
     let mut out = Outcome::new(count);
-    let res = read_entries(args)
-        .and_then(|entries| batch::move_entries(args.pidfd, args.flags, &entries, &mut out));
+    let res = read_entries(args).and_then(|entries| {
+        batch::move_entries(args.pidfd, args.flags, args.uffd, &entries, &mut out)
+    });
     // The counts fit: `done` and `err_index` are at most `count`, a `u32`.
     args.done = out.done as u32;
     args.moved = out.moved as u64;
@@ -164,7 +177,7 @@ fn move_vec(args: &mut MoveVecArgs) -> Result {
 fn read_entries(args: &MoveVecArgs) -> Result<KVVec<RawEntry>> {
     let count = args.count as usize;
     if args.flags & !FLAGS_ALL != 0
-        || args.reserved0 != 0
+        || stray_uffd(args.flags, args.uffd)
         || args.reserved.iter().any(|&r| r != 0)
         || count == 0
         || count > VEC_MAX as usize

@@ -31,8 +31,9 @@ grep -E '^(warning|error)' <<<"$out" && { echo "$out" >&2; fail "clippy: the tes
 # kernel::mm::pgtable's misuses must not compile: every crate of
 # selftests/abuse/compile_fail/ fails with exactly the rustc error its
 # "//! expect:" line names (and no other; "other" is an error rustc gives
-# no code, whose text "//! expect-message:" gives), and control.rs, the
-# sound use they depart from, compiles.
+# no code), with the text its "//! expect-message:" line gives and the note
+# its "//! expect-note:" line gives (so that it fails for the misuse, not
+# for a typo), and control.rs, the sound use they depart from, compiles.
 cf=$repo/selftests/abuse/compile_fail
 rm -rf "$cache/compile-fail"
 out=$(make -s -k -C "$build" LLVM="-$LLVM_VERSION" M="$cf" MO="$cache/compile-fail" modules 2>&1)
@@ -50,8 +51,13 @@ for f in "$cf"/*.rs; do
 	elif [ "$got" != "$want " ]; then
 		fail "compile_fail/$name.rs: expected exactly rustc error $want, got: ${got:-it compiled}"
 	elif msg=$(sed -n 's,^//! expect-message: ,,p' "$f") && [ -n "$msg" ] &&
-		! grep -qF "error: $msg" <<<"$out"; then
+		! grep -qF "error${want:+[$want]}: $msg" <<<"$out" && ! grep -qF "error: $msg" <<<"$out"; then
 		fail "compile_fail/$name.rs: rustc did not say: $msg"
+	elif note=$(sed -n 's,^//! expect-note: ,,p' "$f") && [ -n "$note" ] &&
+		! grep -A12 "/$name.rs:" <<<"$out" | grep -qF -- "$note"; then
+		# An E0599 crate fails as any typo of a method name would, unless rustc's
+		# note names the type the method does exist for.
+		fail "compile_fail/$name.rs: rustc's note did not name: $note"
 	else
 		echo "lint: compile_fail/$name.rs fails to compile with $want, as it must" >&2
 	fi

@@ -29,7 +29,7 @@ struct abuse_req {
 
 enum {
 	OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES, OP_RUN, OP_UNCOVERED,
-	OP_PTES_RUN,
+	OP_PTES_RUN, OP_RUN_REFILL, OP_RUN_TWO, OP_PAIR_UFFD,
 };
 
 static int afd;
@@ -288,6 +288,95 @@ static bool t_ptes_run_ranges(void)
 	return ok;
 }
 
+/*
+ * A relocating run of two ranges within one VMA, [(A, B), (C, A)]: the second
+ * refills the slots the first emptied.  Until the first range's TLB flush, a
+ * stale entry on another CPU may still map A to its old page, so the run must
+ * end its hold of the rmap lock (flushing) before it refills A: two holds.  The
+ * same run with a second range that refills nothing takes one (need_resched()
+ * may end a hold too: one of three tries must show one).  Every byte lands.
+ */
+static bool t_run_refill(void)
+{
+	uint8_t *v = map(hole(RM_PMD), RM_PMD, RW);
+	size_t len = 8 * ps;
+	uint8_t *a = v, *b = v + 64 * ps, *c = v + 128 * ps, *x = v + 256 * ps;
+	bool ok = true, one_hold = false;
+	long long r;
+
+	rm_fill(a, len, 20, 0);
+	rm_fill(c, len, 21, 0);
+	r = call(OP_RUN_REFILL, u(v), u(a), u(c), u(b), len);
+	CHECK(r >= 0 && r >> 32 == 2, "run [(A, B), (C, A)]: %s, expected 2 ranges done\n",
+	      res_str(r));
+	CHECK(r >= 0 && (r & 0xffffffff) >= 2,
+	      "run [(A, B), (C, A)] refilled A in the hold that emptied it (%lld holds)\n",
+	      r & 0xffffffff);
+	CHECK(rm_check(b, len, 20, 0) == (size_t)-1, "A's bytes did not arrive at B\n");
+	CHECK(rm_check(a, len, 21, 0) == (size_t)-1, "C's bytes did not arrive at A\n");
+	CHECK(rm_all_zero(c, len), "C still holds its bytes\n");
+	for (int i = 0; i < 3 && !one_hold; i++) {
+		/* B to X (8 pages), then A to X + 8 pages: nothing refilled. */
+		r = call(OP_RUN_TWO, u(v), u(b), u(a), u(x), len);
+		CHECK(r >= 0 && r >> 32 == 2, "run [(B, X), (A, X + 8)]: %s\n", res_str(r));
+		one_hold = r >= 0 && (r & 0xffffffff) == 1;
+		if (r < 0)
+			break;
+		CHECK(rm_check(x, len, 20, 0) == (size_t)-1, "B's bytes did not arrive at X\n");
+		CHECK(rm_check(x + len, len, 21, 0) == (size_t)-1, "A's bytes did not arrive\n");
+		/* Back for the next try. */
+		memcpy(b, x, len);
+		memcpy(a, x + len, len);
+		madvise(x, 2 * len, MADV_DONTNEED);
+	}
+	CHECK(one_hold, "a run that refills nothing never kept one hold\n");
+	munmap(v, RM_PMD);
+	return ok;
+}
+
+/*
+ * Only the monitor moves registered memory: a pair over a VMA registered with
+ * userfaultfd is made only with that userfaultfd (EPERM without it, or with
+ * another), and an fd that is no userfaultfd is EBADF.
+ */
+static bool t_pair_uffd(void)
+{
+	uint8_t *s = map(hole(RM_PMD), RM_PMD, RW);
+	uint8_t *d = map(hole(RM_PMD), RM_PMD, RW);
+	int uffd = rm_uffd_open(0, NULL), other = rm_uffd_open(0, NULL);
+	struct uffdio_register reg = {
+		.range = { .start = u(d), .len = RM_PMD },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	bool ok = true;
+	long long r;
+
+	if (uffd < 0 || other < 0 || nfd < 0 || ioctl(uffd, UFFDIO_REGISTER, &reg))
+		ksft_exit_fail_msg("userfaultfd set-up: %s\n", strerror(errno));
+	r = call(OP_PAIR_UFFD, u(s), 0, u(d), 0, 0);
+	CHECK(r == -EPERM, "pair into a registered VMA, no userfaultfd: %s, expected EPERM\n",
+	      res_str(r));
+	r = call(OP_PAIR_UFFD, u(d), 0, u(s), 0, 0);
+	CHECK(r == -EPERM, "pair out of a registered VMA, no userfaultfd: %s, expected EPERM\n",
+	      res_str(r));
+	r = call(OP_PAIR_UFFD, u(s), 0, u(d), 1, other);
+	CHECK(r == -EPERM, "pair with another userfaultfd: %s, expected EPERM\n", res_str(r));
+	r = call(OP_PAIR_UFFD, u(s), 0, u(d), 1, nfd);
+	CHECK(r == -EBADF, "pair with /dev/null as userfaultfd: %s, expected EBADF\n",
+	      res_str(r));
+	r = call(OP_PAIR_UFFD, u(s), 0, u(d), 1, uffd);
+	CHECK(r == 0, "pair with the VMA's userfaultfd: %s, expected 0\n", res_str(r));
+	r = call(OP_PAIR_UFFD, u(s), 0, u(s), 1, other);
+	CHECK(r == 0, "pair of unregistered VMAs with a userfaultfd: %s\n", res_str(r));
+	close(nfd);
+	close(other);
+	close(uffd);
+	munmap(s, RM_PMD);
+	munmap(d, RM_PMD);
+	return ok;
+}
+
 /* A THP move where the entry is a table: refused, nothing rebuilt. */
 static bool t_huge_on_table(void)
 {
@@ -376,8 +465,13 @@ static bool t_uncovered(void)
 	long long r;
 
 	rm_fill(s, RM_PMD, 10, 0);
+	/* An empty invalidation ([s, s)) starts no notifier range and covers nothing. */
 	r = call(OP_UNCOVERED, u(s), u(s), u(d), u(d), 0);
-	CHECK(r == -EINVAL, "table move outside its invalidation: %s, expected EINVAL\n",
+	CHECK(r == -EINVAL, "table move under an empty invalidation: %s, expected EINVAL\n",
+	      res_str(r));
+	/* A wrapping one ([s + 1 page, s)) neither. */
+	r = call(OP_UNCOVERED, u(s), u(s) + ps, u(d), u(d), ps);
+	CHECK(r == -EINVAL, "table move under a wrapping invalidation: %s, expected EINVAL\n",
 	      res_str(r));
 	CHECK(rm_check(s, RM_PMD, 10, 0) == (size_t)-1, "the source changed\n");
 	CHECK(untouched(d, RM_PMD), "the destination changed\n");
@@ -444,6 +538,8 @@ static const struct {
 	{ "shared_pair_keeps_its_offset",	t_shared_offset },
 	{ "run_keeps_the_rules",		t_run_table },
 	{ "move_outside_its_invalidation_EINVAL",	t_uncovered },
+	{ "run_refills_only_after_a_flush",	t_run_refill },
+	{ "pair_of_registered_vma_needs_its_uffd",	t_pair_uffd },
 };
 
 int main(void)

@@ -276,6 +276,10 @@ static enum res t_version(int fd)
 	      v.move_size, sizeof(struct rust_mremap_move));
 	CHECK(v.flags == RUST_MREMAP_FLAGS_ALL, "flags %#llx, expected %#llx\n",
 	      (unsigned long long)v.flags, (unsigned long long)RUST_MREMAP_FLAGS_ALL);
+	/* ABI 4: the userfaultfd monitor's flag (bit 4) and the uffd field. */
+	CHECK(v.abi_version >= 4, "abi_version %u, expected at least 4\n", v.abi_version);
+	CHECK(v.flags & RUST_MREMAP_UFFD, "flags %#llx lack RUST_MREMAP_UFFD (%#x)\n",
+	      (unsigned long long)v.flags, RUST_MREMAP_UFFD);
 	return ok ? R_PASS : R_FAIL;
 }
 
@@ -319,21 +323,12 @@ static enum res t_unknown_cmd(int fd)
 	return ok ? R_PASS : R_FAIL;
 }
 
+/*
+ * Bits 5 and 31 are unknown: EINVAL.  Bit 4 is RUST_MREMAP_UFFD since ABI 4:
+ * with it, uffd 0 (stdin, no userfaultfd) is refused as a bad fd, EBADF, not
+ * as an unknown flag.
+ */
 static enum res t_unknown_flag(int fd)
-{
-	struct pair pr;
-	bool ok;
-
-	if (!pair_map(&pr, small, small, ps))
-		return R_FAIL;
-	ok = expect_errno("flag bit 4", fd, SELF, 1U << 4, pr.src, pr.dst, small, EINVAL);
-	ok &= expect_errno("flag bit 31", fd, SELF, 1U << 31, pr.src, pr.dst, small, EINVAL);
-	ok &= pair_intact(&pr);
-	pair_unmap(&pr);
-	return ok ? R_PASS : R_FAIL;
-}
-
-static enum res reserved_test(int fd, int idx)
 {
 	struct rust_mremap_move m;
 	struct pair pr;
@@ -341,15 +336,63 @@ static enum res reserved_test(int fd, int idx)
 
 	if (!pair_map(&pr, small, small, ps))
 		return R_FAIL;
+	ok = expect_errno("flag bit 5", fd, SELF, 1U << 5, pr.src, pr.dst, small, EINVAL);
+	ok &= expect_errno("flag bit 31", fd, SELF, 1U << 31, pr.src, pr.dst, small, EINVAL);
 	memset(&m, 0, sizeof(m));
 	m.pidfd = SELF;
+	m.flags = RUST_MREMAP_UFFD;
 	m.src = (uintptr_t)pr.src;
 	m.dst = (uintptr_t)pr.dst;
 	m.len = small;
-	m.reserved[idx] = 1;
-	ok = expect_errno_raw("reserved = 1", fd, &m, EINVAL);
-	m.reserved[idx] = 1ULL << 63;
-	ok &= expect_errno_raw("reserved = 1 << 63", fd, &m, EINVAL);
+	m.uffd = 0;
+	ok &= expect_errno_raw("RUST_MREMAP_UFFD (bit 4) with uffd 0, not a userfaultfd", fd, &m,
+			       EBADF);
+	ok &= pair_intact(&pr);
+	pair_unmap(&pr);
+	return ok ? R_PASS : R_FAIL;
+}
+
+enum zero_field { Z_RESERVED0, Z_RESERVED_0, Z_UFFD };
+
+/*
+ * A field that must be zero, non-zero: reserved0 (u32), reserved[0] (u64),
+ * or (ABI 4) uffd without RUST_MREMAP_UFFD, here also an open fd (the
+ * device's), which the module must not look at without the flag.
+ */
+static enum res zero_field_test(int fd, enum zero_field f)
+{
+	static const char *const name[] = {
+		[Z_RESERVED0] = "reserved0", [Z_RESERVED_0] = "reserved[0]",
+		[Z_UFFD] = "uffd without RUST_MREMAP_UFFD",
+	};
+	const uint64_t vals[] = { 1, 1ULL << 31, 1ULL << 63, (uint64_t)fd };
+	struct rust_mremap_move m;
+	struct pair pr;
+	bool ok = true;
+
+	if (!pair_map(&pr, small, small, ps))
+		return R_FAIL;
+	for (size_t i = 0; i < ARRAY_SIZE(vals); i++) {
+		char what[96];
+
+		if (f != Z_RESERVED_0 && vals[i] >> 32)
+			continue;
+		if (f != Z_UFFD && vals[i] == (uint64_t)fd)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.pidfd = SELF;
+		m.src = (uintptr_t)pr.src;
+		m.dst = (uintptr_t)pr.dst;
+		m.len = small;
+		if (f == Z_RESERVED0)
+			m.reserved0 = (uint32_t)vals[i];
+		else if (f == Z_RESERVED_0)
+			m.reserved[0] = vals[i];
+		else
+			m.uffd = (int32_t)vals[i];
+		snprintf(what, sizeof(what), "%s = %#llx", name[f], (unsigned long long)vals[i]);
+		ok &= expect_errno_raw(what, fd, &m, EINVAL);
+	}
 	ok &= pair_intact(&pr);
 	pair_unmap(&pr);
 	return ok ? R_PASS : R_FAIL;
@@ -357,12 +400,17 @@ static enum res reserved_test(int fd, int idx)
 
 static enum res t_reserved0(int fd)
 {
-	return reserved_test(fd, 0);
+	return zero_field_test(fd, Z_RESERVED0);
 }
 
-static enum res t_reserved1(int fd)
+static enum res t_reserved_0(int fd)
 {
-	return reserved_test(fd, 1);
+	return zero_field_test(fd, Z_RESERVED_0);
+}
+
+static enum res t_uffd_without_flag(int fd)
+{
+	return zero_field_test(fd, Z_UFFD);
 }
 
 /*
@@ -2090,7 +2138,8 @@ static const struct {
 	{ "unknown_cmd_ENOTTY",			t_unknown_cmd },
 	{ "unknown_flag_EINVAL",		t_unknown_flag },
 	{ "reserved0_EINVAL",			t_reserved0 },
-	{ "reserved1_EINVAL",			t_reserved1 },
+	{ "reserved_array_0_EINVAL",		t_reserved_0 },
+	{ "uffd_without_flag_EINVAL",		t_uffd_without_flag },
 	{ "misaligned_src_EINVAL",		t_misaligned_src },
 	{ "misaligned_dst_EINVAL",		t_misaligned_dst },
 	{ "misaligned_len_EINVAL",		t_misaligned_len },

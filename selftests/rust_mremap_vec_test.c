@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rust_mremap vectored move selftest: RUST_MREMAP_IOC_MOVEV (ABI 3).
+ * rust_mremap vectored move selftest: RUST_MREMAP_IOC_MOVEV (ABI 3, with
+ * ABI 4's uffd field).
  *
  *  - the errno table of the vectored call, in the order of its checks: the
- *    struct, flags, reserved fields and count, the array, each entry's
- *    arguments, overlaps between entries, the pidfd, the task size, each
- *    entry's VMAs, each entry's plan; every refusal (issued as a dry run,
- *    then for real) must report done 0, moved 0, the right err_index and no
- *    counter, and leave every byte where it was, the entries before the
- *    failing one included;
+ *    struct, flags, reserved fields, uffd without its flag and count, the
+ *    array, each entry's arguments, overlaps between entries, the pidfd,
+ *    the task size, each entry's VMAs, each entry's plan; every refusal
+ *    (issued as a dry run, then for real) must report done 0, moved 0, the
+ *    right err_index and no counter, and leave every byte where it was, the
+ *    entries before the failing one included;
  *  - count = RUST_MREMAP_VEC_MAX is accepted;
  *  - a dry run reports the sums of the single dry runs of its entries;
  *  - successful vectors: scattered chunks packed densely into a fresh VMA
@@ -746,35 +747,54 @@ static enum res t_bad_struct(int fd)
 }
 
 /*
- * Bits 4 and 31 are unknown: EINVAL.  Every known bit (DONTWAKE, bit 3,
- * since ABI 3) is accepted: a dry run with all of them succeeds.
+ * Bits 5 and 31 are unknown: EINVAL.  Every known bit (DONTWAKE, bit 3,
+ * since ABI 3; UFFD, bit 4, since ABI 4, with a userfaultfd in uffd) is
+ * accepted: a dry run with all of them succeeds.
  */
 static enum res t_unknown_flag(int fd)
 {
 	struct cnt want = { .pte = NE * ch / ps, .rel = NE * ch / ps };
 	struct rust_mremap_movev m;
 	struct scene s;
+	int ret, uffd;
 	bool ok;
-	int ret;
 
 	if (!scene_init(&s))
 		return R_FAIL;
+	uffd = rm_uffd_open(0, NULL);
+	if (uffd < 0) {
+		ksft_print_msg("userfaultfd: %s\n", strerror(errno));
+		w_destroy(&s.w);
+		return R_FAIL;
+	}
 	ok = w_snap(&s.w);
-	ok = ok && expect_verr("flag bit 4", fd, SELF, 1U << 4, s.v, NE, EINVAL, NE, NE);
+	ok = ok && expect_verr("flag bit 5", fd, SELF, 1U << 5, s.v, NE, EINVAL, NE, NE);
 	ok = ok && expect_verr("flag bit 31", fd, SELF, 1U << 31, s.v, NE, EINVAL, NE, NE);
 	if (ok) {
-		ret = rm_movev(fd, SELF, RUST_MREMAP_FLAGS_ALL, s.v, NE, &m);
+		memset(&m, 0, sizeof(m));
+		m.pidfd = SELF;
+		m.flags = RUST_MREMAP_FLAGS_ALL;
+		m.vec = ua(s.v);
+		m.count = NE;
+		m.uffd = uffd;
+		rm_poison_outv(&m);
+		ret = ioctl(fd, RUST_MREMAP_IOC_MOVEV, &m) ? -errno : 0;
 		ok = chk_ok("every known flag (a relocating dry run)", ret, &m, NE, true, &want);
 	}
+	close(uffd);
 	ok &= w_verify(&s.w, "after unknown flags");
 	w_destroy(&s.w);
 	return ok ? R_PASS : R_FAIL;
 }
 
-/* @field: -1 reserved0, 0 or 1 reserved[field]. */
+/*
+ * @field: -1 uffd without RUST_MREMAP_UFFD (reserved0 until ABI 4; here
+ * also the device's fd, an open fd the module must not look at without the
+ * flag), 0 or 1 reserved[field].
+ */
 static enum res reserved_test(int fd, int field)
 {
-	static const uint64_t vals[] = { 1, 1ULL << 31, 1ULL << 63 };
+	const uint64_t vals[] = { 1, 1ULL << 31, 1ULL << 63, (uint64_t)fd };
 	struct rust_mremap_movev m;
 	struct scene s;
 	bool ok;
@@ -783,20 +803,23 @@ static enum res reserved_test(int fd, int field)
 		return R_FAIL;
 	ok = w_snap(&s.w);
 	for (size_t i = 0; ok && i < ARRAY_SIZE(vals); i++) {
-		char what[64];
+		char what[80];
 
 		if (field < 0 && vals[i] >> 32)
+			continue;
+		if (field >= 0 && vals[i] == (uint64_t)fd)
 			continue;
 		memset(&m, 0, sizeof(m));
 		m.pidfd = SELF;
 		m.vec = ua(s.v);
 		m.count = NE;
 		if (field < 0)
-			m.reserved0 = (uint32_t)vals[i];
+			m.uffd = (int32_t)vals[i];
 		else
 			m.reserved[field] = vals[i];
-		snprintf(what, sizeof(what), "reserved%s = %#llx",
-			 field < 0 ? "0" : field ? "[1]" : "[0]", (unsigned long long)vals[i]);
+		snprintf(what, sizeof(what), "%s = %#llx",
+			 field < 0 ? "uffd without RUST_MREMAP_UFFD" : field ? "reserved[1]" :
+			 "reserved[0]", (unsigned long long)vals[i]);
 		ok = expect_verr_raw(what, fd, &m, EINVAL, NE, NE);
 	}
 	ok &= w_verify(&s.w, "after non-zero reserved fields");
@@ -804,7 +827,7 @@ static enum res reserved_test(int fd, int field)
 	return ok ? R_PASS : R_FAIL;
 }
 
-static enum res t_reserved0(int fd)
+static enum res t_uffd_without_flag(int fd)
 {
 	return reserved_test(fd, -1);
 }
@@ -2493,7 +2516,7 @@ static const struct {
 } tests[] = {
 	{ "bad_struct_EFAULT",				t_bad_struct },
 	{ "unknown_flag_EINVAL",			t_unknown_flag },
-	{ "reserved0_EINVAL",				t_reserved0 },
+	{ "uffd_without_flag_EINVAL",			t_uffd_without_flag },
 	{ "reserved_array_0_EINVAL",			t_reserved_0 },
 	{ "reserved_array_1_EINVAL",			t_reserved_1 },
 	{ "count_zero_EINVAL",				t_count_zero },

@@ -15,7 +15,7 @@ use kernel::{
     ioctl::_IOWR,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     mm::{
-        pgtable::{pmd_align_down, MovePair, PtesMoved, TableScratch, PMD_SIZE},
+        pgtable::{pmd_align_down, MovePair, PtesRun, TableScratch, Userfaultfd, PMD_SIZE},
         MmWithUser,
     },
     page::PAGE_SIZE,
@@ -77,11 +77,21 @@ const OP_SHARED_PTES: u32 = 6;
 /// before the run. (A run of a pair that does not share does not compile: see
 /// `selftests/abuse/compile_fail/`.)
 const OP_RUN: u32 = 7;
-/// `OP_TABLE` with an mmu-notifier invalidation that does not cover the source.
+/// `OP_TABLE` under the invalidation of `[b, b - e)`: empty (`e` = 0) or wrapping.
 const OP_UNCOVERED: u32 = 8;
 /// `MovePair::move_ptes_run()` of the one range `(b, d, e)` (bytes; VMAs of `a` and `c`), under
 /// the invalidation of `b`'s PMD, the destination's page table allocated first: bytes done.
 const OP_PTES_RUN: u32 = 9;
+/// `MovePair::move_ptes_run()` within the VMA of `a` of the two ranges `(b, d, e)` and
+/// `(c, b, e)`: the second refills the slots the first emptied. Under the invalidation of `b`'s
+/// PMD (both sources in it), the destinations' page table allocated first: `ranges << 32 |
+/// holds` (a new hold, and its flush, must come before the refill).
+const OP_RUN_REFILL: u32 = 10;
+/// As `OP_RUN_REFILL` with `(c, d + e, e)` as the second range, which refills nothing.
+const OP_RUN_TWO: u32 = 11;
+/// `MovePair::new_with_userfaultfd()` over the VMAs of `a` and `c` (one page each), with the
+/// userfaultfd `e` if `d` is 1, with none if `d` is 0: 0 if the pair was made.
+const OP_PAIR_UFFD: u32 = 12;
 
 #[pin_data]
 struct AbuseModule {
@@ -108,11 +118,9 @@ fn cover(b: usize) -> (usize, usize) {
     (base, base.saturating_add(PMD_SIZE))
 }
 
-fn pages(moved: PtesMoved) -> Result<i64> {
-    match moved {
-        PtesMoved::Done { pages, .. } => Ok(pages as i64),
-        PtesMoved::Blocked(_) => Err(EAGAIN),
-    }
+/// `ranges << 32 | holds` of a run, or its error.
+fn ranges_holds(run: PtesRun, res: Result) -> Result<i64> {
+    res.map(|()| ((run.ranges as i64) << 32) | run.holds as i64)
 }
 
 fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
@@ -134,7 +142,7 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
             let (start, end) = if req.op == OP_TABLE {
                 (start, end)
             } else {
-                (b, b)
+                (b, b.wrapping_sub(e))
             };
             pair.with_invalidation(start, end, |pair, inv| {
                 let src = pair.src_pmd(b)?.ok_or(ENOENT)?;
@@ -151,7 +159,7 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
                 let src = pair.src_pmd(b)?.ok_or(ENOENT)?;
                 let dst = pair.dst_pmd_alloc(d)?;
                 dst.pte_alloc()?;
-                pages(pair.move_ptes(inv, &src, b, &dst, d, e, None)?)
+                Ok(pair.move_ptes(inv, &src, b, &dst, d, e)?.pages as i64)
             })
         }
         OP_HUGE => {
@@ -169,7 +177,7 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
                 let src = pair.src_pmd(b)?.ok_or(ENOENT)?;
                 let dst = pair.dst_pmd_alloc(dst_addr)?;
                 dst.pte_alloc()?;
-                pages(pair.move_ptes(inv, &src, b, &dst, dst_addr, 1)?)
+                Ok(pair.move_ptes(inv, &src, b, &dst, dst_addr, 1)?.pages as i64)
             })
         }
         OP_RUN => {
@@ -195,6 +203,27 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
                 let (run, res) = pair.move_ptes_run(inv, &[(b, d, e)]);
                 res.map(|()| (run.ranges * e + run.bytes) as i64)
             })
+        }
+        OP_RUN_REFILL | OP_RUN_TWO => {
+            let second = if req.op == OP_RUN_REFILL {
+                (c, b, e)
+            } else {
+                (c, d.checked_add(e).ok_or(EINVAL)?, e)
+            };
+            let mut pair = MovePair::new(&mut guard, a, a, PAGE_SIZE)?;
+            pair.dst_pmd_alloc(d)?.pte_alloc()?;
+            pair.with_invalidation(start, end, |pair, inv| {
+                let (run, res) = pair.move_ptes_run(inv, &[(b, d, e), second]);
+                ranges_holds(run, res)
+            })
+        }
+        OP_PAIR_UFFD => {
+            let uffd = match d {
+                0 => None,
+                1 => Some(Userfaultfd::from_fd(u32::try_from(e)?)?),
+                _ => return Err(EINVAL),
+            };
+            MovePair::new_with_userfaultfd(&mut guard, a, c, PAGE_SIZE, uffd.as_ref()).map(|_| 0)
         }
         _ => Err(EINVAL),
     }

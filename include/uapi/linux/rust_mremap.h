@@ -14,7 +14,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define RUST_MREMAP_ABI_VERSION		3
+#define RUST_MREMAP_ABI_VERSION		4
 
 /* Do not realign the start of the move down to a PMD boundary. */
 #define RUST_MREMAP_NO_REALIGN		(1U << 0)
@@ -32,8 +32,19 @@
  * Since ABI version 3.
  */
 #define RUST_MREMAP_DONTWAKE		(1U << 3)
+/*
+ * The caller is the monitor: the uffd field holds a userfaultfd of the
+ * target.  A move that touches a VMA registered with userfaultfd, on either
+ * side, is allowed only with this flag and only if every such VMA is
+ * registered with that userfaultfd's context (EPERM otherwise), as
+ * UFFDIO_MOVE, an ioctl on the userfaultfd itself, is only ever issued by
+ * the monitor.  An fd that is not a userfaultfd: EBADF.  Without the flag,
+ * uffd must be 0.  Since ABI version 4.
+ */
+#define RUST_MREMAP_UFFD		(1U << 4)
 #define RUST_MREMAP_FLAGS_ALL		(RUST_MREMAP_NO_REALIGN | RUST_MREMAP_DRY_RUN | \
-					 RUST_MREMAP_RELOCATE | RUST_MREMAP_DONTWAKE)
+					 RUST_MREMAP_RELOCATE | RUST_MREMAP_DONTWAKE | \
+					 RUST_MREMAP_UFFD)
 
 /* Target is the calling process. */
 #define RUST_MREMAP_PIDFD_SELF		(-1)
@@ -56,7 +67,9 @@ struct rust_mremap_move {
 	__u64 huge_pmd_moves;	/* out: THP PMD mappings moved */
 	__u64 pud_moves;	/* out: PMD tables moved whole (one PUD entry); v2 */
 	__u64 folios_relocated;	/* out: mapped folios given the destination's rmap; v2 */
-	__u64 reserved[2];	/* room for more counters; must be zero on input */
+	__s32 uffd;		/* with RUST_MREMAP_UFFD: a userfaultfd of the target; v4 */
+	__u32 reserved0;	/* must be zero */
+	__u64 reserved[1];	/* room for more counters; must be zero on input */
 };
 
 /*
@@ -91,7 +104,7 @@ struct rust_mremap_movev {
 	__u32 done;		/* out: entries moved whole, also on error */
 	__u64 moved;		/* out: bytes of entry done that moved, also on error */
 	__u32 err_index;	/* out: on error, the entry it concerns; count if none */
-	__u32 reserved0;	/* must be zero */
+	__s32 uffd;		/* with RUST_MREMAP_UFFD: a userfaultfd of the target; v4 */
 	__u64 pmd_moves;	/* out: summed over the entries, as in rust_mremap_move */
 	__u64 pte_moves;
 	__u64 huge_pmd_moves;

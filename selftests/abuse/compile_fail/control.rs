@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The sound use the misuses below depart from: a pair, a lookup, a move under an invalidation, a
-//! relocating run of PTE moves, a share, a PUD move and a run. It must compile, or the failures
-//! below prove nothing.
+//! The sound use the misuses below depart from: a pair (of a monitor, with its userfaultfd), a
+//! lookup, a move under an invalidation, single PTE moves, a relocating run of PTE moves, a
+//! share, a PUD move and a run. It must compile, or the failures below prove nothing.
 //!
 //! expect: pass
 
@@ -12,14 +12,18 @@ use kernel::{
 };
 
 /// Moves the table at `src` to `dst`, then shares and runs.
-pub fn sound(mm: &MmWithUser, src: usize, dst: usize) -> Result {
+pub fn sound(mm: &MmWithUser, src: usize, dst: usize, uffd: u32) -> Result {
+    let uffd = Userfaultfd::from_fd(uffd)?;
     let mut guard = mm.mmap_write_lock_killable()?;
-    let mut pair = MovePair::new(&mut guard, src, dst, PMD_SIZE)?;
+    let mut pair = MovePair::new_with_userfaultfd(&mut guard, src, dst, PMD_SIZE, Some(&uffd))?;
     let mut scratch = TableScratch::new()?;
     pair.with_invalidation(src, src + PMD_SIZE, |pair, inv| -> Result {
         let s = pair.src_pmd(src)?.ok_or(ENOENT)?;
         let d = pair.dst_pmd_alloc(dst)?;
-        pair.move_table(inv, &s, &d, &mut scratch)?;
+        if pair.move_table(inv, &s, &d, &mut scratch)?.is_none() {
+            d.pte_alloc()?;
+            pair.move_ptes(inv, &s, src, &d, dst, PTRS_PER_PTE)?;
+        }
         Ok(())
     })?;
     pair.with_invalidation(src, src + PMD_SIZE, |pair, inv| -> Result {

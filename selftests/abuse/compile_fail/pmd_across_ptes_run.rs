@@ -19,7 +19,7 @@ pub fn misuse(mm: &MmWithUser, src: usize, dst: usize) -> Result {
         let s = pair.src_pmd(src)?.ok_or(ENOENT)?;
         let d = pair.dst_pmd_alloc(dst)?;
         pair.move_ptes_run(inv, &[(src, dst, PAGE_SIZE)]).1?;
-        pair.move_ptes(inv, &s, src, &d, dst, 1, None)?;
+        pair.move_ptes(inv, &s, src, &d, dst, 1)?;
         Ok(())
     })
 }
