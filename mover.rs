@@ -326,6 +326,11 @@ impl MoveControl {
             if self.done() {
                 break Ok(c);
             }
+            // A plan walks as far as the move, under the same mmap write lock: it yields the CPU
+            // and stops for a fatal signal between extents as the walk does.
+            if let Err(e) = yield_or_stop() {
+                break Err(e);
+            }
             if let Some(window) = self.pud_window(pair) {
                 match self.plan_pud(pair, window, &mut c) {
                     Ok(true) => {
@@ -481,6 +486,7 @@ impl MoveControl {
                 _ => return Err(EEXIST),
             }
             while addr < pud_next {
+                yield_or_stop()?;
                 let next = (pmd_align_down(addr) + PMD_SIZE).min(pud_next);
                 if let Some(pmd) = pair.dst_pmd(addr)? {
                     match pmd.kind() {
@@ -549,10 +555,7 @@ impl MoveControl {
     {
         let mut retries = 0;
         while !self.done() {
-            cond_resched();
-            if kernel::current!().fatal_signal_pending() {
-                return Err(EINTR);
-            }
+            yield_or_stop()?;
             if let Some(window) = self.pud_window(pair) {
                 if self.move_pud(pair, inv, window, c)? {
                     retries = 0;
@@ -752,6 +755,18 @@ impl MoveControl {
         self.old_addr = addr;
         self.new_addr += delta;
     }
+}
+
+/// Between two extents of a plan or a walk, which run under the target's mmap write lock for as
+/// long as the range is: yields the CPU (as `move_page_tables()` does every extent), and stops
+/// with `EINTR` if the caller is being killed, so a long call does not hold the lock for a task
+/// that is gone. (No rmap lock is held here: runs bound their own holds inside the kernel crate.)
+fn yield_or_stop() -> Result {
+    cond_resched();
+    if kernel::current!().fatal_signal_pending() {
+        return Err(EINTR);
+    }
+    Ok(())
 }
 
 /// What the walk does with one extent: the one decision the plan and the move share.

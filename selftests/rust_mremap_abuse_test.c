@@ -238,6 +238,9 @@ static bool t_ptes_ranges(void)
 		r = call(OP_PTES, u(s), bad[i].src, u(d), bad[i].dst, bad[i].nr);
 		CHECK(r == -EINVAL, "PTE move %s: %s, expected EINVAL\n", bad[i].what, res_str(r));
 	}
+	/* Within one VMA, one page up: ascending moves would take each entry twice. */
+	r = call(OP_PTES, u(s), u(s), u(s), u(s) + ps, 2);
+	CHECK(r == -EINVAL, "PTE move one page up over itself: %s, expected EINVAL\n", res_str(r));
 	r = call(OP_PTES, u(s), u(s), u(d), u(d), 0);
 	CHECK(r == 0, "PTE move of 0 pages: %s, expected 0 pages done\n", res_str(r));
 	CHECK(rm_check(s, RM_PMD, 5, 0) == (size_t)-1, "the source changed\n");

@@ -7,10 +7,13 @@
  * Each method gets its own freshly populated source (populating is not
  * timed) and a fresh, never-faulted destination VMA; only the single call
  * is timed (CLOCK_MONOTONIC), R times, and the median is reported.  After
- * every move the first and last page of each 2 MiB of the destination are
- * checked against the source's bytes (and, for the two methods that keep
- * the source mapped, that it reads zero there), so a broken mover cannot
- * look fast.
+ * every move, outside the timed region, every page of the destination is
+ * checked: the first and last page of each 2 MiB whole against the
+ * source's bytes, every other page its first byte (each page of the source
+ * is written, those two pages with the whole pattern, the others with their
+ * first byte); for the two methods that keep the source mapped, the source
+ * must read zero at those two pages of each 2 MiB.  So a broken mover
+ * cannot look fast.
  *
  * Main table, one row per scenario (S = -s MiB).  A row's methods are
  * measured in the same run, their repetitions interleaved; ratios are
@@ -56,10 +59,13 @@
  * faster), the VMAs overlapping the to-space and the from-space afterwards
  * (/proc/self/maps) and the vectored call's counters.  A "+uffd" row has the
  * vectored and the per-chunk ioctl with the to-space registered with
- * userfaultfd (MISSING), beside the same UFFDIO_MOVE loop.  Checked after
- * each move: the first word of the first and last page of every chunk at
- * the to-space (each page of the from-space holds its own tag), those pages
- * gone from the from-space (pagemap), the chunk after each still in place.
+ * userfaultfd (MISSING), beside the same UFFDIO_MOVE loop; with ABI 4 they
+ * pass RUST_MREMAP_UFFD and that userfaultfd, as its holder must.  Checked
+ * after each move, outside the timed region: every page of every chunk
+ * holds at the to-space the tag its from-space page was written with (each
+ * page of the from-space holds its own, in its first word), is gone from
+ * the from-space (pagemap), and every page of the chunk after each (not
+ * moved) still holds its tag.
  * Fault latency: during the vectored call and the UFFDIO_MOVE loop of the
  * 64 KiB pattern, a second thread (on another CPU) MADV_DONTNEEDs a page of
  * an unrelated VMA and times the write that faults it back, in a loop, from
@@ -67,11 +73,31 @@
  * overlap the move, pooled over the repetitions: median, p99, worst.  With
  * ABI < 3 the vectored and "+uffd" measurements are skipped (n/a, why).
  *
+ * Lock hold (ABI 3): the 16 KiB pattern's set-up, but the from-space
+ * MADV_DONTFORK and the to-space one page longer, that page written by the
+ * mover (so the to-space has its anon_vma and the move relocates); then
+ * fork().  The child writes its copy of that page (a folio of its own,
+ * under the to-space's root anon_vma, which a relocating run takes for
+ * write) and loops: MADV_PAGEOUT of it, timed, pagemap to see it went to
+ * swap, read and write it back; from LOCK_LEAD_NS before the one MOVEV of
+ * every chunk until LOCK_TAIL_NS after it.  Printed: the move's median, the
+ * child's MADV_PAGEOUT calls overlapping the move (pooled over the
+ * repetitions: how many, how many put the page in swap, median, p99,
+ * worst), the largest worst-wait/move ratio of a repetition, the same
+ * loop's calls before the move (the idle baseline) and folios_relocated.
+ * A row in which the page went to swap in none of the calls overlapping
+ * the move (no swap: the guest's is zram), or whose move relocated nothing,
+ * measured nothing: it says INVALID and NOT MEASURED, and the benchmark
+ * does not fail for it.
+ *
  * The header names the kernel (uname -r and -v, $RUST_MREMAP_FLAVOUR when
  * set, the first line of /proc/version).
  *
  *   rust_mremap_bench [-r repetitions (5)] [-s S, MiB for rows a-c (1024)]
- *                     [-c F, MiB of the collector's from-space (S/2); 0: none]
+ *                     [-c F, MiB of the collector's and the lock-hold row's
+ *                      from-space (S/2); 0: none]
+ *                     [-o TABLE,...: only these of main (rows a-g),
+ *                      scaling, collector (with fault latency), lock]
  *
  * Not a test: prints the tables, exits 0 unless a move fails or data is
  * wrong.  Only one region is populated at a time (at most MAX_SIZE_MB MiB).
@@ -81,6 +107,8 @@
 #endif
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stddef.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -93,6 +121,17 @@
 #define MAX_SIZE_MB	2048	/* keeps the populated memory below ~2.5 GiB */
 
 enum method { M_IOCTL, M_MREMAP, M_UFFD, M_NR };
+
+/* The tables, for -o */
+enum { T_MAIN = 1, T_SCALING = 2, T_COLLECTOR = 4, T_LOCK = 8 };
+static const struct {
+	const char *name;
+	unsigned int bit;
+} table_name[] = {
+	{ "main", T_MAIN }, { "scaling", T_SCALING }, { "collector", T_COLLECTOR },
+	{ "lock", T_LOCK },
+};
+
 static const char *const method_name[M_NR] = { "ioctl", "mremap", "UFFDIO_MOVE" };
 
 struct scen {
@@ -120,6 +159,7 @@ static int g_fd;
 static size_t g_ps;
 static bool g_uffd;			/* UFFDIO_MOVE usable */
 static bool g_uffd_any;			/* userfaultfd usable (registering a range) */
+static unsigned int g_tables = ~0u;	/* the tables -o selects (T_*) */
 static char g_uffd_why[160];		/* why not */
 
 static double now_us(void)
@@ -186,10 +226,21 @@ static void populate(uint8_t *p, size_t len, unsigned int seed)
 	}
 }
 
-/* Sample pages hold the pattern (or, with @zero, read zero). */
+/*
+ * Sample pages hold the pattern and every other page its first byte (or,
+ * with @zero, the sample pages read zero: reading every page of a source
+ * that is not populated would fault each in).
+ */
 static bool check_samples(const char *what, const uint8_t *p, size_t len, unsigned int seed,
 			  bool zero)
 {
+	for (size_t o = 0; !zero && o < len; o += g_ps) {
+		if (p[o] != rm_pattern_byte(seed, o)) {
+			fprintf(stderr, "%s: byte at offset %#zx is 0x%02x, expected 0x%02x\n",
+				what, o, p[o], rm_pattern_byte(seed, o));
+			return false;
+		}
+	}
 	for (size_t c = 0; c < len; c += RM_PMD) {
 		size_t end = c + RM_PMD < len ? c + RM_PMD : len;
 		size_t pages[2] = { c, end - g_ps };
@@ -526,6 +577,60 @@ static void sleep_ns(uint64_t ns)
 		;
 }
 
+/*
+ * The holder of a registered VMA's userfaultfd says so (ABI 4): the flag and
+ * the fd to pass for a to-space registered with @uffd.  An ABI 3 module
+ * took registered memory from anyone, and knows neither.
+ */
+static unsigned int uffd_flags(void)
+{
+	return g_abi >= 4 ? RUST_MREMAP_UFFD : 0;
+}
+
+static int uffd_arg(int uffd)
+{
+	return g_abi >= 4 ? uffd : 0;
+}
+
+/* RUST_MREMAP_IOC_MOVEV with @flags and @uffd: 0 or -errno; *@out as the kernel left it. */
+static int movev_uffd(unsigned int flags, int uffd, const struct rust_mremap_vec *vec,
+		      unsigned int count, struct rust_mremap_movev *out)
+{
+	struct rust_mremap_movev m = {
+		.pidfd = RUST_MREMAP_PIDFD_SELF,
+		.flags = flags,
+		.vec = (uintptr_t)vec,
+		.count = count,
+		.uffd = uffd,
+	};
+	int ret;
+
+	rm_poison_outv(&m);
+	ret = ioctl(g_fd, RUST_MREMAP_IOC_MOVEV, &m);
+	*out = m;
+	return ret ? -errno : 0;
+}
+
+/* RUST_MREMAP_IOC_MOVE with @flags and @uffd: 0 or -errno; *@out as the kernel left it. */
+static int move_uffd(unsigned int flags, int uffd, uint64_t src, uint64_t dst, size_t len,
+		     struct rust_mremap_move *out)
+{
+	struct rust_mremap_move m = {
+		.pidfd = RUST_MREMAP_PIDFD_SELF,
+		.flags = flags,
+		.src = src,
+		.dst = dst,
+		.len = len,
+		.uffd = uffd,
+	};
+	int ret;
+
+	rm_poison_out(&m);
+	ret = ioctl(g_fd, RUST_MREMAP_IOC_MOVE, &m);
+	*out = m;
+	return ret ? -errno : 0;
+}
+
 /* The first word of the from-space page at @off: its own per page and seed, never 0. */
 static uint64_t ctag(unsigned int seed, size_t off)
 {
@@ -576,15 +681,17 @@ static long count_vmas(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
 }
 
 /*
- * After a move of @c: the first word of the first and last page of every
- * chunk at the to-space; those pages gone from the from-space (pagemap:
- * neither present nor swapped; unmapped reads the same); the first word
- * of the chunk after it (not moved) unchanged.
+ * After a move of @c, outside the timed region: every page of every chunk
+ * that moved holds, at its place in the to-space, the tag its from-space
+ * page was written with (each page has its own: a page that moved to the
+ * wrong place, or did not arrive, is found), and is gone from the
+ * from-space (pagemap: neither present nor swapped; unmapped reads the
+ * same); every page of the chunk after each (not moved) still holds its tag.
  */
 static bool coll_check(const char *what, const struct coll *c, const uint8_t *from,
 		       const uint8_t *to, unsigned int seed)
 {
-	size_t np = c->len / g_ps, offs[2] = { 0, c->chunk - g_ps };
+	size_t np = c->len / g_ps;
 	uint64_t *pm = malloc(np * sizeof(*pm));
 	bool ok = pm && rm_pagemap(from, np, pm);
 
@@ -594,31 +701,34 @@ static bool coll_check(const char *what, const struct coll *c, const uint8_t *fr
 	for (size_t i = 0; ok && i < c->n; i++) {
 		size_t so = 2 * i * c->chunk, keep = so + c->chunk;
 
-		for (int k = 0; ok && k < 2; k++) {
-			uint64_t w = *(const uint64_t *)(to + i * c->chunk + offs[k]);
-			uint64_t want = ctag(seed, so + offs[k]);
+		for (size_t k = 0; ok && k < c->chunk; k += g_ps) {
+			uint64_t w = *(const uint64_t *)(to + i * c->chunk + k);
+			uint64_t want = ctag(seed, so + k);
+			uint64_t e = pm[(so + k) / g_ps];
 
 			if (w != want) {
 				fprintf(stderr,
 					"%s, %s: chunk %zu: to-space offset %#zx holds %#llx, expected %#llx\n",
-					c->name, what, i, i * c->chunk + offs[k],
+					c->name, what, i, i * c->chunk + k,
 					(unsigned long long)w, (unsigned long long)want);
 				ok = false;
-			} else if (pm[(so + offs[k]) / g_ps] & (RM_PM_PRESENT | RM_PM_SWAP)) {
+			} else if (e & (RM_PM_PRESENT | RM_PM_SWAP)) {
 				fprintf(stderr,
 					"%s, %s: chunk %zu: from-space offset %#zx still mapped (pagemap %#llx)\n",
-					c->name, what, i, so + offs[k],
-					(unsigned long long)pm[(so + offs[k]) / g_ps]);
+					c->name, what, i, so + k, (unsigned long long)e);
 				ok = false;
 			}
 		}
-		if (ok && *(const uint64_t *)(from + keep) != ctag(seed, keep)) {
-			fprintf(stderr,
-				"%s, %s: from-space offset %#zx (not moved) holds %#llx, expected %#llx\n",
-				c->name, what, keep,
-				(unsigned long long)*(const uint64_t *)(from + keep),
-				(unsigned long long)ctag(seed, keep));
-			ok = false;
+		for (size_t k = 0; ok && k < c->chunk; k += g_ps) {
+			uint64_t w = *(const uint64_t *)(from + keep + k);
+
+			if (w != ctag(seed, keep + k)) {
+				fprintf(stderr,
+					"%s, %s: from-space offset %#zx (not moved) holds %#llx, expected %#llx\n",
+					c->name, what, keep + k, (unsigned long long)w,
+					(unsigned long long)ctag(seed, keep + k));
+				ok = false;
+			}
 		}
 	}
 	free(pm);
@@ -853,16 +963,17 @@ static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, stru
 	t0 = now_ns();
 	switch (m) {
 	case C_VEC:
+		err = movev_uffd(0, 0, c->vec, (unsigned int)c->n, &out->ctr);
+		break;
 	case C_VEC_REG:
-		err = rm_movev(g_fd, RUST_MREMAP_PIDFD_SELF, 0, c->vec, (unsigned int)c->n,
-			       &out->ctr);
+		err = movev_uffd(uffd_flags(), uffd_arg(uffd), c->vec, (unsigned int)c->n,
+				 &out->ctr);
 		break;
 	case C_IOCTL:
 	case C_IOCTL_REG:
 		for (i = 0; i < c->n; i++) {
-			err = rm_move(g_fd, RUST_MREMAP_PIDFD_SELF, 0,
-				      (const void *)(uintptr_t)c->vec[i].src,
-				      (const void *)(uintptr_t)c->vec[i].dst, c->chunk, &mv);
+			err = move_uffd(reg ? uffd_flags() : 0, reg ? uffd_arg(uffd) : 0,
+					c->vec[i].src, c->vec[i].dst, c->chunk, &mv);
 			if (!err && mv.moved != c->chunk)
 				err = -EIO;
 			if (err)
@@ -1298,7 +1409,11 @@ static bool coll_run(size_t len, long reps)
 	       reps, reps < COLL_MREMAP_REPS ? reps : COLL_MREMAP_REPS);
 	printf("#   on each side, the slowest to set up and tear down under TCG)\n");
 	printf("# +uffd rows: vec and ioctl with the to-space registered with userfaultfd\n");
-	printf("#   (MISSING, ABI 3); uffd is the same UFFDIO_MOVE loop as the row above\n");
+	printf("#   (MISSING, ABI 3; with ABI 4 they pass RUST_MREMAP_UFFD and its fd);\n");
+	printf("#   uffd is the same UFFDIO_MOVE loop as the row above\n");
+	printf("# checked after each move (not timed): every page of every chunk at its new\n");
+	printf("#   place (its own tag word) and gone from the from-space (pagemap); every\n");
+	printf("#   page of the chunks not moved in place\n");
 	printf("# ratios: uffd/vec, uffd/ioctl, mremap/vec = first time / second time\n");
 	printf("#   (above 1: the second is faster)\n");
 	printf("# to_vmas, from_vmas: VMAs overlapping the to-space / from-space after the move\n");
@@ -1341,6 +1456,392 @@ out:
 	return ok;
 }
 
+/* ------------------------------------------------------------------ */
+/* Lock hold: a fork relative pages out its own folio during a long move */
+
+#define LOCK_CHUNK	RM_KB(16)	/* the 16 KiB collector pattern */
+#define LOCK_LEAD_NS	200000000ull	/* the child alone before the move: the idle baseline */
+#define LOCK_TAIL_NS	2000000ull	/* and after it */
+#define LOCK_CAP	((size_t)1 << 18)	/* samples per repetition (4 MiB) */
+#define LOCK_START_NS	10000000000ull	/* the longest the child may take to start */
+
+struct lock_sample {
+	uint64_t start_ns;	/* before MADV_PAGEOUT */
+	uint32_t wait_ns;	/* MADV_PAGEOUT */
+	uint32_t swapped;	/* the page was in swap after it (pagemap) */
+};
+
+/* Shared by the mover and its child (MAP_SHARED) */
+struct lock_shared {
+	int stop;		/* mover: end the loop (atomic) */
+	int err;		/* child: errno of a failed call (atomic) */
+	const char *err_what;	/* child: which call */
+	unsigned int bad;	/* child: its page read back wrong after a swap-in */
+	size_t n;		/* child: samples recorded (atomic) */
+	struct lock_sample s[LOCK_CAP];
+};
+
+/* What the lock-hold row measured, pooled over the repetitions */
+struct lock_row {
+	const char *na;			/* not measured: why */
+	bool fail;			/* a move failed or data was wrong */
+	bool short_run;			/* the samples ended before a move did */
+	long reps;
+	double move_us[MAX_REPS];
+	struct u32vec wait;		/* ns, the MADV_PAGEOUT calls overlapping a move */
+	struct u32vec idle;		/* ns, those of the lead-in */
+	size_t wait_swapped;		/* of the former, the page was in swap after the call */
+	size_t idle_swapped;
+	double worst_ratio;		/* largest over the repetitions: worst wait / move */
+	uint64_t reloc;			/* folios_relocated, the smallest over the repetitions */
+	char why[160];			/* storage for na */
+};
+
+/*
+ * The child: COW-break the page @pg (a folio of its own, in its anon_vma,
+ * whose root is the to-space's), then until told to stop: MADV_PAGEOUT it
+ * (timed), see in pagemap whether it went to swap, read it back (a swap-in)
+ * and write it again.  Never returns.
+ */
+static __noreturn void lock_child(struct lock_shared *sh, uint8_t *pg, int cpu)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t *w = (uint64_t *)pg;
+	uint64_t v = 2;
+	size_t i = 0;
+
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
+	if (pm < 0) {
+		sh->err_what = "open /proc/self/pagemap";
+		__atomic_store_n(&sh->err, errno, __ATOMIC_RELEASE);
+		_exit(1);
+	}
+	__atomic_store_n(w, v, __ATOMIC_RELAXED);	/* COW: the child's own folio */
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED) && i < LOCK_CAP) {
+		uint64_t t0 = now_ns(), t1, e = 0;
+
+		if (madvise(pg, g_ps, MADV_PAGEOUT)) {
+			sh->err_what = "MADV_PAGEOUT";
+			__atomic_store_n(&sh->err, errno, __ATOMIC_RELEASE);
+			break;
+		}
+		t1 = now_ns();
+		if (pread(pm, &e, sizeof(e), (off_t)((uintptr_t)pg / g_ps * sizeof(e))) !=
+		    (ssize_t)sizeof(e)) {
+			sh->err_what = "read /proc/self/pagemap";
+			__atomic_store_n(&sh->err, errno ? errno : EIO, __ATOMIC_RELEASE);
+			break;
+		}
+		if (__atomic_load_n(w, __ATOMIC_RELAXED) != v)	/* swapped in */
+			sh->bad++;
+		__atomic_store_n(w, ++v, __ATOMIC_RELAXED);
+		sh->s[i] = (struct lock_sample){
+			.start_ns = t0,
+			.wait_ns = t1 - t0 > UINT32_MAX ? UINT32_MAX : (uint32_t)(t1 - t0),
+			.swapped = !!(e & RM_PM_SWAP),
+		};
+		__atomic_store_n(&sh->n, ++i, __ATOMIC_RELEASE);
+	}
+	_exit(0);
+}
+
+/* Stop the child @pid (SIGKILL if @kill), reap it; whether it exited 0. */
+static bool lock_child_end(struct lock_shared *sh, pid_t pid, bool kill_it)
+{
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
+	if (kill_it)
+		kill(pid, SIGKILL);
+	return rm_wait_status(pid) == 0;
+}
+
+/*
+ * One repetition: a from-space of @c (MADV_DONTFORK: the child shares no
+ * folio of it, which would make the move refuse it with EBUSY), a to-space
+ * of which the mover writes the page past the destinations (so it has its
+ * anon_vma, and the move relocates), fork(); the child loops
+ * (lock_child()) alone for LOCK_LEAD_NS, then the one MOVEV of every chunk
+ * runs, timed, and the child goes on LOCK_TAIL_NS after it.  Its samples
+ * are pooled into @l; the move's data checked.
+ */
+static int lock_once(const struct coll *c, unsigned int seed, int cpu, struct lock_shared *sh,
+		     struct lock_row *l)
+{
+	size_t tlen = c->len / 2, i, n;
+	struct rust_mremap_movev mv;
+	uint8_t *from, *to = NULL;
+	uint64_t t0, t1, w0, worst = 0, last_end = 0;
+	int ret = RUN_FAIL, err;
+	bool nohole, child_ok;
+	pid_t pid;
+
+	from = map_region(c->len, RM_PMD, 0, false, &nohole);
+	if (!from || madvise(from, c->len, MADV_DONTFORK)) {
+		fprintf(stderr, "lock hold: from-space of %zu bytes: %s\n", c->len,
+			strerror(errno));
+		if (from)
+			munmap(from, c->len);
+		return RUN_FAIL;
+	}
+	coll_populate(from, c->len, seed);
+	to = map_region(tlen + g_ps, RM_PMD, 0, false, &nohole);
+	if (!to) {
+		fprintf(stderr, "lock hold: to-space of %zu bytes: %s\n", tlen + g_ps,
+			strerror(errno));
+		goto out;
+	}
+	__atomic_store_n((uint64_t *)(to + tlen), 1, __ATOMIC_RELAXED);	/* its anon_vma */
+	for (i = 0; i < c->n; i++)
+		c->vec[i] = (struct rust_mremap_vec){
+			.src = (uintptr_t)(from + 2 * i * c->chunk),
+			.dst = (uintptr_t)(to + i * c->chunk),
+			.len = c->chunk,
+		};
+	memset(sh, 0, offsetof(struct lock_shared, s));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "lock hold: fork: %s\n", strerror(errno));
+		goto out;
+	}
+	if (!pid)
+		lock_child(sh, to + tlen, cpu);
+
+	w0 = now_ns();
+	while (!__atomic_load_n(&sh->n, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&sh->err, __ATOMIC_ACQUIRE) && now_ns() - w0 < LOCK_START_NS)
+		sleep_ns(100000);
+	if (!__atomic_load_n(&sh->n, __ATOMIC_ACQUIRE)) {
+		err = __atomic_load_n(&sh->err, __ATOMIC_ACQUIRE);
+		lock_child_end(sh, pid, true);
+		snprintf(l->why, sizeof(l->why), "the child's %s: %s",
+			 err ? sh->err_what : "first MADV_PAGEOUT",
+			 err ? strerror(err) : "none within 10 s");
+		l->na = l->why;
+		ret = RUN_NA;
+		goto out;
+	}
+	sleep_ns(LOCK_LEAD_NS);
+
+	t0 = now_ns();
+	err = movev_uffd(0, 0, c->vec, (unsigned int)c->n, &mv);
+	t1 = now_ns();
+
+	sleep_ns(LOCK_TAIL_NS);
+	child_ok = lock_child_end(sh, pid, false);
+	if (err || mv.done != c->n) {
+		fprintf(stderr,
+			"lock hold: RUST_MREMAP_IOC_MOVEV of %zu entries: %s (done %u, moved %#llx, err_index %u)\n",
+			c->n, err ? strerror(-err) : "success", mv.done,
+			(unsigned long long)mv.moved, mv.err_index);
+		goto out;
+	}
+	if (!coll_check("lock hold", c, from, to, seed))
+		goto out;
+	if (sh->bad) {
+		fprintf(stderr, "lock hold: the child's page read back wrong %u times\n", sh->bad);
+		goto out;
+	}
+	err = __atomic_load_n(&sh->err, __ATOMIC_ACQUIRE);
+	if (err || !child_ok) {
+		snprintf(l->why, sizeof(l->why), "the child's %s: %s",
+			 err ? sh->err_what : "exit", err ? strerror(err) : "non-zero status");
+		l->na = l->why;
+		ret = RUN_NA;
+		goto out;
+	}
+
+	n = __atomic_load_n(&sh->n, __ATOMIC_ACQUIRE);
+	for (i = 0; i < n; i++) {
+		const struct lock_sample *s = &sh->s[i];
+		uint64_t end = s->start_ns + s->wait_ns;
+		bool ok = true;
+
+		last_end = end;
+		if (end <= t0) {
+			ok = u32_push(&l->idle, s->wait_ns);
+			l->idle_swapped += s->swapped;
+		} else if (s->start_ns < t1) {
+			ok = u32_push(&l->wait, s->wait_ns);
+			l->wait_swapped += s->swapped;
+			if (s->wait_ns > worst)
+				worst = s->wait_ns;
+		}
+		if (!ok) {
+			fprintf(stderr, "lock hold: out of memory for the samples\n");
+			goto out;
+		}
+	}
+	if (n == LOCK_CAP && last_end < t1)
+		l->short_run = true;
+	if ((double)worst / (double)(t1 - t0) > l->worst_ratio)
+		l->worst_ratio = (double)worst / (double)(t1 - t0);
+	if (!l->reps || mv.folios_relocated < l->reloc)
+		l->reloc = mv.folios_relocated;
+	l->move_us[l->reps++] = (double)(t1 - t0) / 1e3;
+	ret = RUN_OK;
+out:
+	if (to)
+		munmap(to, tlen + g_ps);
+	munmap(from, c->len);
+	return ret;
+}
+
+/* Whether /proc/swaps lists a swap device or file. */
+static bool swap_on(void)
+{
+	FILE *f = fopen("/proc/swaps", "re");
+	char line[256];
+	int lines = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		lines++;
+	if (f)
+		fclose(f);
+	return lines > 1;
+}
+
+/*
+ * The lock-hold row, from-space @len: @reps repetitions of lock_once().
+ * False when a move failed or data was wrong; an environment that does
+ * not let the child's page go to swap makes the row invalid, not the
+ * benchmark fail.
+ */
+static bool lock_run(size_t len, long reps)
+{
+	struct coll c = { .len = len, .chunk = LOCK_CHUNK, .n = len / (2 * LOCK_CHUNK) };
+	struct lock_shared *sh = MAP_FAILED;
+	struct lock_row l;
+	cpu_set_t saved, one;
+	int cpus[2] = { -1, -1 }, k = 0;
+	bool pinned = false, ok = true, valid;
+	char b[6][24];
+
+	memset(&l, 0, sizeof(l));
+	snprintf(c.name, sizeof(c.name), "%zuK", LOCK_CHUNK >> 10);
+	printf("\n# lock hold: from-space %zu MiB, %zu chunks of %zu KiB, one MOVEV\n", len >> 20,
+	       c.n, LOCK_CHUNK >> 10);
+	if (g_abi < 3)
+		l.na = "ABI < 3: no RUST_MREMAP_IOC_MOVEV";
+	else if (c.n > RUST_MREMAP_VEC_MAX)
+		l.na = "more chunks than RUST_MREMAP_VEC_MAX";
+	else if (!swap_on())
+		l.na = "no swap in /proc/swaps: MADV_PAGEOUT cannot page the child's page out";
+	if (l.na)
+		goto print;
+	c.vec = calloc(c.n, sizeof(*c.vec));
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!c.vec || sh == MAP_FAILED) {
+		fprintf(stderr, "lock hold: out of memory\n");
+		l.fail = true;
+		ok = false;
+		goto print;
+	}
+
+	if (!sched_getaffinity(0, sizeof(saved), &saved))
+		for (int i = 0; i < CPU_SETSIZE && k < 2; i++)
+			if (CPU_ISSET(i, &saved))
+				cpus[k++] = i;
+	if (k == 2) {
+		CPU_ZERO(&one);
+		CPU_SET(cpus[0], &one);
+		pinned = !sched_setaffinity(0, sizeof(one), &one);
+	}
+	if (pinned)
+		printf("# lock hold: mover on cpu %d, child on cpu %d\n", cpus[0], cpus[1]);
+	else
+		printf("# lock hold: one cpu: the child shares it with the mover\n");
+	printf("# lock hold: %zu MiB x %ld ...\n", len >> 20, reps);
+	fflush(stdout);
+
+	for (long r = 0; r < reps; r++) {
+		int res = lock_once(&c, 950000 + (unsigned int)r * 10, pinned ? cpus[1] : -1, sh,
+				    &l);
+
+		if (res == RUN_NA)
+			break;
+		if (res != RUN_OK) {
+			fprintf(stderr, "FAIL: lock hold, repetition %ld\n", r);
+			l.fail = true;
+			ok = false;
+			break;
+		}
+	}
+	if (pinned)
+		sched_setaffinity(0, sizeof(saved), &saved);
+	if (l.wait.n)
+		qsort(l.wait.v, l.wait.n, sizeof(uint32_t), cmp_u32);
+	if (l.idle.n)
+		qsort(l.idle.v, l.idle.n, sizeof(uint32_t), cmp_u32);
+
+print:
+	printf("\n# lock hold: a fork child of the mover pages out its own page of the to-space\n");
+	printf("#   in a loop: MADV_PAGEOUT (timed, CLOCK_MONOTONIC), then reads and writes it\n");
+	printf("#   back; its folio is in the child's anon_vma, whose root is the to-space's,\n");
+	printf("#   which a relocating run of the move takes for write (reclaim's\n");
+	printf("#   try_to_unmap() waits for it); the mover packs every other %zu KiB chunk of\n",
+	       LOCK_CHUNK >> 10);
+	printf("#   %zu MiB into the to-space in one RUST_MREMAP_IOC_MOVEV (relocating:\n",
+	       len >> 20);
+	printf("#   reloc = folios_relocated, the smallest of the repetitions)\n");
+	printf("# waits = MADV_PAGEOUT calls overlapping the move, pooled over %ld repetitions:\n",
+	       reps);
+	printf("#   median, p99, worst; swapped = of them, the page was in swap after the call\n");
+	printf("#   (pagemap); worst/move = largest over the repetitions of the worst wait /\n");
+	printf("#   that move's time; idle = the same loop in the %llu ms before the move\n",
+	       LOCK_LEAD_NS / 1000000);
+	printf("%-10s %6s %12s %7s %8s %12s %12s %14s %10s %6s %8s %12s %12s %14s %7s\n",
+	       "method", "chunk", "move_us", "waits", "swapped", "wait_med_us", "wait_p99_us",
+	       "wait_worst_us", "worst/move", "idle", "swapped", "idle_med_us", "idle_p99_us",
+	       "idle_worst_us", "reloc");
+	if (l.fail) {
+		printf("%-10s %6s FAIL\n", "vectored", c.name);
+	} else if (l.na || !l.reps) {
+		printf("%-10s %6s n/a (%s)\n", "vectored", c.name, l.na ? l.na : "not measured");
+		if (l.na)
+			printf("# lock hold: WARNING: NOT MEASURED: %s\n", l.na);
+	} else {
+		valid = l.wait_swapped > 0 && l.reloc > 0;
+		printf("%-10s %6s %12.1f %7zu %8zu %12s %12s %14s %10.3f %6zu %8zu %12s %12s %14s",
+		       "vectored", c.name, median(l.move_us, (int)l.reps), l.wait.n, l.wait_swapped,
+		       pct_us(b[0], sizeof(b[0]), &l.wait, 50),
+		       pct_us(b[1], sizeof(b[1]), &l.wait, 99),
+		       pct_us(b[2], sizeof(b[2]), &l.wait, 100), l.worst_ratio, l.idle.n,
+		       l.idle_swapped, pct_us(b[3], sizeof(b[3]), &l.idle, 50),
+		       pct_us(b[4], sizeof(b[4]), &l.idle, 99),
+		       pct_us(b[5], sizeof(b[5]), &l.idle, 100));
+		printf(" %7llu%s\n", (unsigned long long)l.reloc, valid ? "" : " INVALID");
+		if (!l.wait_swapped) {
+			printf("# lock hold: WARNING: INVALID, NOT MEASURED: the child's\n");
+			printf("#   page went to swap in none of the %zu MADV_PAGEOUT calls\n",
+			       l.wait.n);
+			printf("#   overlapping the move (before it: %zu of %zu); swap on?\n",
+			       l.idle_swapped, l.idle.n);
+		}
+		if (!l.reloc) {
+			printf("# lock hold: WARNING: INVALID, NOT MEASURED: a move\n");
+			printf("#   relocated no folio: no run took the root anon_vma\n");
+		}
+		if (l.short_run) {
+			printf("# lock hold: the child's %zu samples ran out before a move\n",
+			       LOCK_CAP);
+			printf("#   ended: the columns cover part of it\n");
+		}
+	}
+	free(c.vec);
+	if (sh != MAP_FAILED)
+		munmap(sh, sizeof(*sh));
+	free(l.wait.v);
+	free(l.idle.v);
+	return ok;
+}
+
 /* Kernel identification: uname(2), $RUST_MREMAP_FLAVOUR, /proc/version. */
 static void print_kernel(void)
 {
@@ -1375,7 +1876,8 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [-r repetitions (1..%d, default 5)] [-s MiB for rows a-c (even, 2..%d, default 1024)]\n"
-		"	[-c MiB of the collector's from-space (multiple of 4, 4..%d, default -s/2; 0: no collector rows)]\n",
+		"	[-c MiB of the collector's from-space (multiple of 4, 4..%d, default -s/2; 0: no collector rows)]\n"
+		"	[-o TABLE[,TABLE...]: only these of main, scaling, collector, lock (default: all)]\n",
 		argv0, MAX_REPS, MAX_SIZE_MB, COLL_MAX_MB);
 	exit(2);
 }
@@ -1389,7 +1891,7 @@ int main(int argc, char **argv)
 	char name[3][64];
 	int opt;
 
-	while ((opt = getopt(argc, argv, "r:s:c:h")) != -1) {
+	while ((opt = getopt(argc, argv, "r:s:c:o:h")) != -1) {
 		char *end;
 
 		switch (opt) {
@@ -1408,6 +1910,18 @@ int main(int argc, char **argv)
 			if (*end || coll_mb < 0 || coll_mb > COLL_MAX_MB || coll_mb % 4 ||
 			    (coll_mb && coll_mb < 4))
 				usage(argv[0]);
+			break;
+		case 'o':
+			g_tables = 0;
+			for (char *t = strtok(optarg, ","); t; t = strtok(NULL, ",")) {
+				size_t i = 0;
+
+				while (i < ARRAY_SIZE(table_name) && strcmp(t, table_name[i].name))
+					i++;
+				if (i == ARRAY_SIZE(table_name))
+					usage(argv[0]);
+				g_tables |= table_name[i].bit;
+			}
 			break;
 		default:
 			usage(argv[0]);
@@ -1470,7 +1984,7 @@ int main(int argc, char **argv)
 		printf("# UFFDIO_MOVE: n/a (%s)\n", g_uffd_why);
 	fflush(stdout);
 
-	for (size_t si = 0; si < ARRAY_SIZE(scen); si++) {
+	for (size_t si = 0; (g_tables & T_MAIN) && si < ARRAY_SIZE(scen); si++) {
 		if (scen[si].flags & ~ver.flags) {
 			row[si].na_why = "ioctl flags not supported by the module";
 			printf("# %s: n/a (%s)\n", scen[si].name, row[si].na_why);
@@ -1481,13 +1995,15 @@ int main(int argc, char **argv)
 			goto done;
 		}
 	}
-	for (size_t i = 0; i < nscale; i++) {
+	for (size_t i = 0; (g_tables & T_SCALING) && i < nscale; i++) {
 		if (!measure(&scale[i], (unsigned int)(100 + i) * 10000, reps, M_UFFD, &srow[i])) {
 			failed = true;
 			goto done;
 		}
 	}
 
+	if (!(g_tables & T_MAIN))
+		goto scaling;
 	printf("\n# placement: src/dst start offsets within a 2M (PMD) or 1G (PUD) boundary\n");
 	printf("# ratios: other's time / ioctl's time (above 1: the ioctl is faster)\n");
 	printf(
@@ -1524,6 +2040,9 @@ int main(int argc, char **argv)
 		       (unsigned long long)w->ctr.folios_relocated);
 	}
 
+scaling:
+	if (!(g_tables & T_SCALING))
+		goto collector;
 	printf("\n# scaling: 4K pages at 1G:+2M/+4M, fresh dst (share path), ioctl vs mremap()\n");
 	printf("%8s %12s %12s %14s %14s %12s\n", "size_MiB", "ioctl_us", "mremap_us",
 	       "ioctl_us/GiB", "mremap_us/GiB", "mremap/ioctl");
@@ -1540,9 +2059,14 @@ int main(int argc, char **argv)
 		       w->med[M_MREMAP] * per_gib, w->med[M_MREMAP] / w->med[M_IOCTL]);
 	}
 
+collector:
+	if (!(g_tables & (T_COLLECTOR | T_LOCK)))
+		goto done;
 	if (!coll_mb)
-		printf("\n# collector: not measured (-c 0)\n");
-	else if (!coll_run(RM_MB(coll_mb), reps))
+		printf("\n# collector and lock hold: not measured (-c 0)\n");
+	else if ((g_tables & T_COLLECTOR) && !coll_run(RM_MB(coll_mb), reps))
+		failed = true;
+	if (coll_mb && (g_tables & T_LOCK) && !lock_run(RM_MB(coll_mb), reps))
 		failed = true;
 done:
 	close(g_fd);

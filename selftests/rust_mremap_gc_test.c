@@ -13,14 +13,26 @@
  *    read faults on a to-space page nothing has moved to yet and blocks in
  *    userfaultfd (the collector reads the faults and knows who waits
  *    where, and resolves none of them);
- *  - the pause: ONE RUST_MREMAP_IOC_MOVEV moves every chunk; the module
- *    wakes the blocked mutators, which check every byte of what they read;
+ *  - only the monitor moves registered memory (ABI 4): the same MOVEV
+ *    without RUST_MREMAP_UFFD, its dry run, and the move with another
+ *    userfaultfd are refused with EPERM and move nothing (every live page
+ *    still in from-space at its physical page, to-space empty, the
+ *    mutators still blocked); the dry run with the collector's userfaultfd
+ *    predicts the counters;
+ *  - the pause: ONE RUST_MREMAP_IOC_MOVEV with RUST_MREMAP_UFFD and the
+ *    collector's userfaultfd moves every chunk; the module wakes the
+ *    blocked mutators, which check every byte of what they read;
  *  - the collector checks every live object at its new address, that
  *    to-space holds nothing else, that from-space holds nothing live
  *    (pagemap) while its dead objects were left alone, and that the VMA
- *    count did not grow (no VMA per chunk); then it unmaps from-space, and
- *    to-space (still registered) is the next cycle's from-space.
- * Three cycles, one TAP test each; pause time and counters are printed.
+ *    count did not grow (no VMA per chunk); that the counters are exactly
+ *    what the layout predicts (each 2 MiB object one page table moved
+ *    whole, every other live page one PTE, every live folio relocated);
+ *    and that every live page at its new address is the physical page
+ *    (pagemap PFN) it was in from-space: zero copy.  Then it unmaps
+ *    from-space, and to-space (still registered) is the next cycle's
+ *    from-space.
+ * Three cycles, four TAP tests each; pause time and counters are printed.
  *
  * With --demo: one cycle, told as a short story, exit 0 on success.
  *
@@ -48,6 +60,15 @@
 #define TIMEOUT_MS	10000		/* the longest any wait may take */
 #define SETTLE_MS	100		/* after its fault is read, until a mutator surely sleeps */
 
+/* The TAP tests of a cycle */
+enum { T_MONITOR, T_MOVE, T_COUNTERS, T_ZERO_COPY, T_NR };
+static const char *const test_name[T_NR] = {
+	"only_the_monitor_moves_registered",
+	"one_movev_wakes_mutators",
+	"counters_exact",
+	"same_physical_pages",
+};
+
 struct obj {
 	uint32_t id;		/* what its bytes are made of */
 	bool large;
@@ -72,11 +93,15 @@ struct stats {
 	size_t live_bytes;
 	long pause_us;
 	int vmas_before, vmas_after;
-	struct rust_mremap_movev mv;
+	struct rust_mremap_movev mv;	/* the pause */
+	struct rust_mremap_movev dry;	/* its dry run */
+	struct rust_mremap_movev want;	/* the counters the layout predicts */
+	bool pass[T_NR];
 };
 
 static struct {
 	int fd, uffd;
+	int uffd_other;			/* a userfaultfd of this process that registers nothing */
 	size_t ps;
 	bool demo;
 	uint64_t rng;
@@ -431,8 +456,8 @@ static void mutators_release(void)
 
 /* --------------------------------------------------------------- checks */
 
-/* Pagemap of a space: populated (present or swapped) per page; false if unreadable. */
-static bool space_populated(const uint8_t *space, bool *pop)
+/* The pagemap entries of a space (malloc'd), or NULL if unreadable. */
+static uint64_t *space_pagemap(const uint8_t *space)
 {
 	size_t n = HEAP / gc.ps;
 	uint64_t *e = malloc(n * sizeof(*e));
@@ -440,30 +465,231 @@ static bool space_populated(const uint8_t *space, bool *pop)
 	if (!e || !rm_pagemap(space, n, e)) {
 		ksft_print_msg("cannot read pagemap\n");
 		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static inline bool populated(uint64_t e)
+{
+	return e & (RM_PM_PRESENT | RM_PM_SWAP);
+}
+
+static inline bool same_page(uint64_t a, uint64_t b)
+{
+	return (a & RM_PM_PRESENT) && (b & RM_PM_PRESENT) && (a & RM_PM_PFN) == (b & RM_PM_PFN);
+}
+
+/*
+ * Before the pause: from-space's pagemap into @pm.  Every live page must be
+ * present (not swapped out) with its PFN (root sees it): the counters count
+ * on the first, the zero-copy check on the second.
+ */
+static bool live_pages_record(uint64_t *pm)
+{
+	unsigned int absent = 0, nopfn = 0;
+	bool ok = true;
+
+	if (!rm_pagemap(gc.from, HEAP / gc.ps, pm)) {
+		ksft_print_msg("cannot read pagemap of from-space\n");
 		return false;
 	}
-	for (size_t i = 0; i < n; i++)
-		pop[i] = e[i] & (RM_PM_PRESENT | RM_PM_SWAP);
-	free(e);
-	return true;
+	for (unsigned int i = 0; i < gc.nlive; i++) {
+		const struct obj *o = &gc.obj[gc.live[i]];
+
+		for (size_t k = 0; k < o->size / gc.ps; k++) {
+			uint64_t e = pm[o->off / gc.ps + k];
+
+			absent += !(e & RM_PM_PRESENT);
+			nopfn += (e & RM_PM_PRESENT) && !(e & RM_PM_PFN);
+		}
+	}
+	CHECK(!absent, "%u live pages not present in from-space before the pause\n", absent);
+	CHECK(!nopfn, "%u live pages show no PFN in pagemap (not root?)\n", nopfn);
+	return ok;
+}
+
+/* Whether a mutator's blocked fault put a page table into the to-space PMD at @win. */
+static bool mutator_table(uint64_t win)
+{
+	for (int t = 0; t < NMUT; t++) {
+		uint64_t a = (uintptr_t)gc.to + gc.obj[gc.mut[t].pick[0]].new_off;
+
+		if (a - win < RM_PMD)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The counters of the pause, from the layout alone.  Every live page is a
+ * 4 KiB folio of its own (MADV_NOHUGEPAGE, every word written, present:
+ * live_pages_record()), and every chunk relocates (to-space has never
+ * been faulted, and the chunks come from one VMA at different offsets).
+ * A whole PMD of to-space inside a chunk whose source is a whole PMD too
+ * (a 2 MiB object) moves its page table (one pmd_move) unless a mutator's
+ * fault gave that PMD a table already; every other page moves as one PTE.
+ * Relocating, the table's folios are relocated one by one as the PTEs'
+ * are: folios_relocated is every live page.  No THP, no PUD.
+ */
+static void counters_expect(struct rust_mremap_movev *w)
+{
+	memset(w, 0, sizeof(*w));
+	for (unsigned int i = 0; i < gc.nvec; i++) {
+		const struct rust_mremap_vec *v = &gc.vec[i];
+		uint64_t d = v->dst, end = v->dst + v->len;
+
+		while (d < end) {
+			uint64_t s = v->src + (d - v->dst);
+
+			if (!(d % RM_PMD) && !(s % RM_PMD) && end - d >= RM_PMD &&
+			    !mutator_table(d)) {
+				w->pmd_moves++;
+				d += RM_PMD;
+			} else {
+				w->pte_moves++;
+				d += gc.ps;
+			}
+		}
+	}
+	for (unsigned int i = 0; i < gc.nlive; i++)
+		w->folios_relocated += gc.obj[gc.live[i]].size / gc.ps;
+}
+
+/* Whether the counters of @m are those of @w; says so if not. */
+static bool counters_are(const char *what, const struct rust_mremap_movev *m,
+			 const struct rust_mremap_movev *w)
+{
+	if (m->pmd_moves == w->pmd_moves && m->pte_moves == w->pte_moves &&
+	    m->huge_pmd_moves == w->huge_pmd_moves && m->pud_moves == w->pud_moves &&
+	    m->folios_relocated == w->folios_relocated)
+		return true;
+	ksft_print_msg(
+		"%s: pmd_moves %llu pte_moves %llu huge_pmd_moves %llu pud_moves %llu folios_relocated %llu, expected %llu %llu %llu %llu %llu\n",
+		what, (unsigned long long)m->pmd_moves, (unsigned long long)m->pte_moves,
+		(unsigned long long)m->huge_pmd_moves, (unsigned long long)m->pud_moves,
+		(unsigned long long)m->folios_relocated, (unsigned long long)w->pmd_moves,
+		(unsigned long long)w->pte_moves, (unsigned long long)w->huge_pmd_moves,
+		(unsigned long long)w->pud_moves, (unsigned long long)w->folios_relocated);
+	return false;
+}
+
+/*
+ * RUST_MREMAP_IOC_MOVEV of the planned chunks with @flags and @uffd (with
+ * RUST_MREMAP_UFFD a userfaultfd, else 0): 0 or -errno; *@out receives the
+ * struct as the kernel left it.
+ */
+static int gc_movev(unsigned int flags, int uffd, struct rust_mremap_movev *out)
+{
+	struct rust_mremap_movev m = {
+		.pidfd = SELF,
+		.flags = flags,
+		.vec = (uintptr_t)gc.vec,
+		.count = gc.nvec,
+		.uffd = uffd,
+	};
+	int ret;
+
+	rm_poison_outv(&m);
+	ret = ioctl(gc.fd, RUST_MREMAP_IOC_MOVEV, &m);
+	*out = m;
+	return ret ? -errno : 0;
+}
+
+/* A call refused as the monitor rule says: EPERM for entry 0, nothing done, counters 0. */
+static bool refused(const char *what, int ret, const struct rust_mremap_movev *m)
+{
+	static const struct rust_mremap_movev zero;
+	bool ok = true;
+
+	CHECK(ret == -EPERM, "%s: %s, expected EPERM\n", what,
+	      ret ? strerror(-ret) : "success");
+	CHECK(m->done == 0 && m->moved == 0 && m->err_index == 0,
+	      "%s: done %u, moved %llu, err_index %u; expected 0, 0, 0\n", what, m->done,
+	      (unsigned long long)m->moved, m->err_index);
+	ok &= counters_are(what, m, &zero);
+	return ok;
+}
+
+/*
+ * Only the monitor moves registered memory.  To-space (and, from the second
+ * cycle, from-space too) is registered with gc.uffd: the pause's vector
+ * without RUST_MREMAP_UFFD, as a move and as a dry run, and with another
+ * userfaultfd of this process, is refused with EPERM; the dry run with
+ * gc.uffd succeeds (its counters go to st->dry).  Then nothing moved: every
+ * live page is still in from-space at the physical page of @before,
+ * to-space holds nothing, every mutator is still blocked and no fault is
+ * queued (a wake would have let one fault again).
+ */
+static bool monitor_rule(const uint64_t *before, struct stats *st)
+{
+	uint64_t *from_pm = NULL, *to_pm = NULL;
+	unsigned int left = 0, arrived = 0;
+	struct rust_mremap_movev m;
+	struct uffd_msg msg = { 0 };
+	bool ok = true;
+	int ret;
+
+	ok &= refused("MOVEV without RUST_MREMAP_UFFD", gc_movev(0, 0, &m), &m);
+	ok &= refused("dry run without RUST_MREMAP_UFFD",
+		      gc_movev(RUST_MREMAP_DRY_RUN, 0, &m), &m);
+	ok &= refused("MOVEV with another userfaultfd of the process",
+		      gc_movev(RUST_MREMAP_UFFD, gc.uffd_other, &m), &m);
+	ret = gc_movev(RUST_MREMAP_UFFD | RUST_MREMAP_DRY_RUN, gc.uffd, &st->dry);
+	CHECK(!ret && st->dry.done == 0 && st->dry.moved == 0 && st->dry.err_index == gc.nvec,
+	      "dry run with the monitor's userfaultfd: %s, done %u, moved %llu, err_index %u; expected success, 0, 0, %u\n",
+	      ret ? strerror(-ret) : "success", st->dry.done, (unsigned long long)st->dry.moved,
+	      st->dry.err_index, gc.nvec);
+
+	rm_sleep_ms(SETTLE_MS);
+	from_pm = space_pagemap(gc.from);
+	to_pm = space_pagemap(gc.to);
+	if (!from_pm || !to_pm) {
+		ok = false;
+		goto out;
+	}
+	for (unsigned int i = 0; i < gc.nlive; i++) {
+		const struct obj *o = &gc.obj[gc.live[i]];
+
+		for (size_t k = 0, p = o->off / gc.ps; k < o->size / gc.ps; k++, p++)
+			left += same_page(from_pm[p], before[p]);
+	}
+	for (size_t k = 0; k < HEAP / gc.ps; k++)
+		arrived += populated(to_pm[k]);
+	CHECK(left == st->live_bytes / gc.ps,
+	      "after the refused calls only %u of %zu live pages are where they were\n", left,
+	      st->live_bytes / gc.ps);
+	CHECK(!arrived, "after the refused calls %u to-space pages are populated\n", arrived);
+	for (int t = 0; t < NMUT; t++)
+		CHECK(!atomic_load(&gc.mut[t].done),
+		      "mutator %d finished after the refused calls\n", t);
+	CHECK(read(gc.uffd, &msg, sizeof(msg)) < 0 && errno == EAGAIN,
+	      "a fault is queued after the refused calls (event %#x at %#llx)\n", msg.event,
+	      (unsigned long long)msg.arg.pagefault.address);
+out:
+	free(from_pm);
+	free(to_pm);
+	return ok;
 }
 
 /*
  * After the pause: every live object is whole at its new address and gone
  * from its old one; to-space holds nothing else; the dead objects are
  * where they were, untouched.  Pagemap first: a read of a to-space page
- * that nothing moved to would block.
+ * that nothing moved to would block.  *@zero_copy: every live page at its
+ * new address is the physical page @before recorded at its old one.
  */
-static bool collector_check(void)
+static bool collector_check(const uint64_t *before, bool *zero_copy)
 {
 	size_t n = HEAP / gc.ps;
-	bool *to_pop = calloc(n, sizeof(bool)), *from_pop = calloc(n, sizeof(bool));
+	uint64_t *to_pm = space_pagemap(gc.to), *from_pm = space_pagemap(gc.from);
 	bool *to_live = calloc(n, sizeof(bool));
-	unsigned int bad_to = 0, left_from = 0, dead_gone = 0, stray = 0;
+	unsigned int bad_to = 0, left_from = 0, dead_gone = 0, stray = 0, copied = 0;
+	size_t first_copied = 0;
 	bool ok = true;
 
-	if (!to_pop || !from_pop || !to_live || !space_populated(gc.to, to_pop) ||
-	    !space_populated(gc.from, from_pop)) {
+	*zero_copy = false;
+	if (!to_pm || !from_pm || !to_live) {
 		ok = false;
 		goto out;
 	}
@@ -474,19 +700,26 @@ static bool collector_check(void)
 		for (size_t k = 0; k < np; k++) {
 			if (o->live) {
 				to_live[q0 + k] = true;
-				bad_to += !to_pop[q0 + k];
-				left_from += from_pop[p0 + k];
+				bad_to += !populated(to_pm[q0 + k]);
+				left_from += populated(from_pm[p0 + k]);
+				if (!same_page(to_pm[q0 + k], before[p0 + k]) && !copied++)
+					first_copied = q0 + k;
 			} else {
-				dead_gone += !from_pop[p0 + k];
+				dead_gone += !populated(from_pm[p0 + k]);
 			}
 		}
 	}
 	for (size_t k = 0; k < n; k++)
-		stray += to_pop[k] && !to_live[k];
+		stray += populated(to_pm[k]) && !to_live[k];
 	CHECK(!bad_to, "%u pages of live objects missing at their new address\n", bad_to);
 	CHECK(!left_from, "%u pages of live objects still populated in from-space\n", left_from);
 	CHECK(!dead_gone, "%u pages of dead objects gone from from-space\n", dead_gone);
 	CHECK(!stray, "%u to-space pages populated outside the live objects\n", stray);
+	*zero_copy = !copied;
+	if (copied)
+		ksft_print_msg(
+			"%u live pages are not the physical page they were in from-space; the first at to-space page %zu: pagemap %#llx\n",
+			copied, first_copied, (unsigned long long)to_pm[first_copied]);
 	if (!ok)
 		goto out;
 	for (unsigned int i = 0; i < gc.nobj; i++) {
@@ -501,8 +734,8 @@ static bool collector_check(void)
 		      w == (size_t)-1 ? 0ULL : (unsigned long long)obj_word(o->id, w));
 	}
 out:
-	free(to_pop);
-	free(from_pop);
+	free(to_pm);
+	free(from_pm);
 	free(to_live);
 	return ok;
 }
@@ -515,6 +748,7 @@ static bool cycle(int c, struct stats *st)
 	struct uffd_msg msg = { 0 };
 	struct timespec t0, t1;
 	int started = 0, ret;
+	uint64_t *before;	/* from-space's pagemap before the pause */
 	bool ok = true;
 
 	memset(st, 0, sizeof(*st));
@@ -522,15 +756,23 @@ static bool cycle(int c, struct stats *st)
 	gc.to = space_map();
 	if (!gc.to)
 		return false;
+	before = calloc(HEAP / gc.ps, sizeof(*before));
+	if (!before) {
+		ksft_print_msg("out of memory\n");
+		munmap(gc.to, HEAP);
+		return false;
+	}
 	reg.range.start = (uintptr_t)gc.to;
 	reg.range.len = HEAP;
 	if (ioctl(gc.uffd, UFFDIO_REGISTER, &reg)) {
 		ksft_print_msg("UFFDIO_REGISTER of to-space: %s\n", strerror(errno));
 		munmap(gc.to, HEAP);
+		free(before);
 		return false;
 	}
 	if (!plan(st)) {
 		munmap(gc.to, HEAP);
+		free(before);
 		return false;
 	}
 	say("mark: %u live objects (%zu KiB), %u dead, scattered over from-space\n", st->live,
@@ -556,10 +798,26 @@ static bool cycle(int c, struct stats *st)
 	say("  all %u blocked in userfaultfd, on to-space pages nothing moved to yet\n",
 	    st->faults);
 
-	/* The pause: one call for the whole heap. */
+	/* Where every live page is, physically, and what the pause must count. */
+	ok = live_pages_record(before);
+	counters_expect(&st->want);
+	if (!ok)
+		goto out_release;
+
+	/* Registered memory: only the holder of its userfaultfd may move it. */
+	st->pass[T_MONITOR] = monitor_rule(before, st);
+	if (!st->pass[T_MONITOR]) {
+		ok = false;
+		goto out_release;
+	}
+	say("refused with EPERM, nothing moved: the same MOVEV without RUST_MREMAP_UFFD\n");
+	say("  (and its dry run), and with another userfaultfd: only the monitor, the\n");
+	say("  holder of to-space's userfaultfd, moves registered memory\n");
+
+	/* The pause: one call for the whole heap, by the monitor. */
 	st->vmas_before = vma_count();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = rm_movev(gc.fd, SELF, 0, gc.vec, gc.nvec, &st->mv);
+	ret = gc_movev(RUST_MREMAP_UFFD, gc.uffd, &st->mv);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	st->vmas_after = vma_count();
 	st->pause_us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
@@ -567,12 +825,22 @@ static bool cycle(int c, struct stats *st)
 	      "RUST_MREMAP_IOC_MOVEV of %u chunks: %s, done %u, moved %llu, err_index %u\n",
 	      gc.nvec, ret ? strerror(-ret) : "success", st->mv.done,
 	      (unsigned long long)st->mv.moved, st->mv.err_index);
-	say("pause: ONE RUST_MREMAP_IOC_MOVEV of %u chunks (%zu KiB): %ld us\n", gc.nvec,
-	    st->live_bytes >> 10, st->pause_us);
+	say("pause: ONE RUST_MREMAP_IOC_MOVEV of %u chunks (%zu KiB), RUST_MREMAP_UFFD: %ld us\n",
+	    gc.nvec, st->live_bytes >> 10, st->pause_us);
 	say("  pmd_moves=%llu pte_moves=%llu huge_pmd_moves=%llu pud_moves=%llu relocated=%llu\n",
 	    (unsigned long long)st->mv.pmd_moves, (unsigned long long)st->mv.pte_moves,
 	    (unsigned long long)st->mv.huge_pmd_moves, (unsigned long long)st->mv.pud_moves,
 	    (unsigned long long)st->mv.folios_relocated);
+	if (!ret) {
+		bool mv_ok = counters_are("the pause", &st->mv, &st->want);
+
+		st->pass[T_COUNTERS] = counters_are("its dry run", &st->dry, &st->want) && mv_ok;
+	}
+	if (st->pass[T_COUNTERS]) {
+		say("  as the layout predicts (and its dry run said): a 2 MiB object is a\n");
+		say("  page table moved whole, every other live page a PTE, every live folio\n");
+		say("  relocated\n");
+	}
 
 	/* The module's wake, and nothing else, lets the mutators go on. */
 	CHECK(wait_all_done(TIMEOUT_MS),
@@ -603,26 +871,33 @@ out_release:
 	CHECK(read(gc.uffd, &msg, sizeof(msg)) < 0 && errno == EAGAIN,
 	      "a fault is queued after the pause (event %#x at %#llx)\n", msg.event,
 	      (unsigned long long)msg.arg.pagefault.address);
-	ok &= collector_check();
+	ok &= collector_check(before, &st->pass[T_ZERO_COPY]);
 	CHECK(st->vmas_before > 0 && st->vmas_after == st->vmas_before,
 	      "VMAs: %d before the pause, %d after\n", st->vmas_before, st->vmas_after);
+	st->pass[T_MOVE] = ok;
 	if (!ok)
 		goto out;
 	say("collector: %u live objects verified at their new addresses, none left in from-space\n",
 	    st->live);
 	say("  %u dead ones left behind untouched; VMAs: %d before the pause, %d after\n",
 	    st->dead, st->vmas_before, st->vmas_after);
+	if (st->pass[T_ZERO_COPY])
+		say("  every live page arrived as the same physical page (pagemap PFN): no copy\n");
 	if (!gc.demo)
 		ksft_print_msg(
-			"cycle %d: %u objects, %u live (%zu KiB) in %u chunks, %u dead: one RUST_MREMAP_IOC_MOVEV, %ld us; pmd_moves %llu pte_moves %llu huge_pmd_moves %llu pud_moves %llu folios_relocated %llu; %u faults woken, %u objects verified by %d mutators; VMAs %d -> %d\n",
+			"cycle %d: %u objects, %u live (%zu KiB) in %u chunks, %u dead: one RUST_MREMAP_IOC_MOVEV, %ld us; pmd_moves %llu pte_moves %llu huge_pmd_moves %llu pud_moves %llu folios_relocated %llu (expected %llu %llu 0 0 %llu); %u faults woken, %u objects verified by %d mutators; VMAs %d -> %d\n",
 			c, st->objects, st->live, st->live_bytes >> 10, st->chunks, st->dead,
 			st->pause_us, (unsigned long long)st->mv.pmd_moves,
 			(unsigned long long)st->mv.pte_moves,
 			(unsigned long long)st->mv.huge_pmd_moves,
 			(unsigned long long)st->mv.pud_moves,
-			(unsigned long long)st->mv.folios_relocated, st->faults,
+			(unsigned long long)st->mv.folios_relocated,
+			(unsigned long long)st->want.pmd_moves,
+			(unsigned long long)st->want.pte_moves,
+			(unsigned long long)st->want.folios_relocated, st->faults,
 			st->verified_by_mutators, NMUT, st->vmas_before, st->vmas_after);
 out:
+	free(before);
 	/* From-space goes, the dead with it; to-space, still registered, is the next from-space. */
 	munmap(gc.from, HEAP);
 	gc.from = gc.to;
@@ -653,15 +928,17 @@ static int demo(void)
 		printf("gc: %s: %s\n", RM_DEV, strerror(errno));
 		return 1;
 	}
-	if (v.abi_version < 3) {
-		printf("gc: %s has ABI %u; RUST_MREMAP_IOC_MOVEV and the wake need ABI 3\n", RM_DEV,
-		       v.abi_version);
+	if (v.abi_version < 4) {
+		printf("gc: %s has ABI %u; moving userfaultfd-registered memory needs ABI 4\n",
+		       RM_DEV, v.abi_version);
 		return 1;
 	}
 	say("%s answers: ABI %u\n", RM_DEV, v.abi_version);
 	if (!heap_build())
 		return 1;
 	ok = cycle(1, &st);
+	for (int t = 0; t < T_NR; t++)
+		ok &= st.pass[t];
 	munmap(gc.from, HEAP);
 	say("%s\n", ok ? "success" : "FAILED");
 	return ok ? 0 : 1;
@@ -676,8 +953,9 @@ int main(int argc, char **argv)
 	gc.demo = argc > 1 && !strcmp(argv[1], "--demo");
 	signal(SIGPIPE, SIG_IGN);
 	gc.uffd = rm_uffd_open(UFFD_FEATURE_THREAD_ID, NULL);
+	gc.uffd_other = gc.uffd < 0 ? -1 : rm_uffd_open(0, NULL);
 	if (gc.demo) {
-		if (gc.uffd < 0) {
+		if (gc.uffd < 0 || gc.uffd_other < 0) {
 			printf("gc: userfaultfd: %s\n", strerror(errno));
 			return 1;
 		}
@@ -685,8 +963,8 @@ int main(int argc, char **argv)
 	}
 
 	ksft_print_header();
-	ksft_set_plan(CYCLES);
-	if (gc.uffd < 0)
+	ksft_set_plan(CYCLES * T_NR);
+	if (gc.uffd < 0 || gc.uffd_other < 0)
 		ksft_exit_fail_msg(
 			"userfaultfd(UFFD_USER_MODE_ONLY) with UFFD_FEATURE_THREAD_ID: %s\n",
 			strerror(errno));
@@ -697,13 +975,18 @@ int main(int argc, char **argv)
 		struct stats st;
 
 		if (!ok) {
-			ksft_test_result_fail("gc_cycle_%d: not run, an earlier cycle failed\n", c);
+			for (int t = 0; t < T_NR; t++)
+				ksft_test_result_fail(
+					"gc_cycle_%d_%s: not run, an earlier cycle failed\n", c,
+					test_name[t]);
 			continue;
 		}
 		ok = cycle(c, &st);
-		ksft_test_result(ok, "gc_cycle_%d_one_movev_wakes_mutators\n", c);
+		for (int t = 0; t < T_NR; t++)
+			ksft_test_result(st.pass[t], "gc_cycle_%d_%s\n", c, test_name[t]);
 	}
 	munmap(gc.from, HEAP);
+	close(gc.uffd_other);
 	close(gc.uffd);
 	close(gc.fd);
 	ksft_finished();

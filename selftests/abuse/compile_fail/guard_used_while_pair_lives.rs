@@ -4,6 +4,7 @@
 //! for reading).
 //!
 //! expect: E0502
+//! expect-message: cannot borrow `guard` as immutable because it is also borrowed as mutable
 
 use kernel::{
     mm::{pgtable::*, MmWithUser},
