@@ -29,7 +29,7 @@ struct abuse_req {
 
 enum {
 	OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES, OP_RUN, OP_UNCOVERED,
-	OP_PTES_RUN, OP_RUN_REFILL, OP_RUN_TWO, OP_PAIR_UFFD,
+	OP_PTES_RUN, OP_RUN_REFILL, OP_RUN_TWO, OP_PAIR_UFFD, OP_RUN_MANY,
 };
 
 static int afd;
@@ -338,6 +338,40 @@ static bool t_run_refill(void)
 }
 
 /*
+ * A relocating run holds the destination's root anon_vma lock, which other processes' reclaim
+ * and migration wait for: it must end that hold on its own, flushing, after a page table's worth
+ * of work, whatever it is given.  1000 one-page ranges take at least two holds, whether their
+ * sources are populated (1000 entries moved) or empty (1000 extents passed over: a sparse
+ * source must not keep the lock either), and every byte lands.
+ */
+static bool t_run_bounded(void)
+{
+	size_t n = 1000, len = n * ps;
+	uint8_t *s = map(hole(2 * RM_PMD), 2 * RM_PMD, RW);
+	uint8_t *e = map(hole(2 * RM_PMD), 2 * RM_PMD, RW);
+	uint8_t *d = map(hole(4 * RM_PMD), 4 * RM_PMD, RW);
+	bool ok = true;
+	long long r;
+
+	rm_fill(s, len, 30, 0);
+	r = call(OP_RUN_MANY, u(s), u(s), u(d), u(d), n);
+	CHECK(r >= 0 && r >> 32 == (long long)n, "run of %zu populated ranges: %s\n", n,
+	      res_str(r));
+	CHECK(r >= 0 && (r & 0xffffffff) >= 2,
+	      "run of %zu populated ranges kept one hold of the rmap lock (%s)\n", n, res_str(r));
+	CHECK(rm_check(d, len, 30, 0) == (size_t)-1, "the bytes did not arrive\n");
+	CHECK(rm_all_zero(s, len), "the source still holds them\n");
+	r = call(OP_RUN_MANY, u(e), u(e), u(d), u(d) + len, n);
+	CHECK(r >= 0 && r >> 32 == (long long)n, "run of %zu empty ranges: %s\n", n, res_str(r));
+	CHECK(r >= 0 && (r & 0xffffffff) >= 2,
+	      "run of %zu empty ranges kept one hold of the rmap lock (%s)\n", n, res_str(r));
+	munmap(s, 2 * RM_PMD);
+	munmap(e, 2 * RM_PMD);
+	munmap(d, 4 * RM_PMD);
+	return ok;
+}
+
+/*
  * Only the monitor moves registered memory: a pair over a VMA registered with
  * userfaultfd is made only with that userfaultfd (EPERM without it, or with
  * another), and an fd that is no userfaultfd is EBADF.
@@ -543,6 +577,7 @@ static const struct {
 	{ "move_outside_its_invalidation_EINVAL",	t_uncovered },
 	{ "run_refills_only_after_a_flush",	t_run_refill },
 	{ "pair_of_registered_vma_needs_its_uffd",	t_pair_uffd },
+	{ "run_bounds_its_rmap_lock_hold",	t_run_bounded },
 };
 
 int main(void)

@@ -538,7 +538,17 @@ struct coll {
 	size_t chunk;
 	size_t n;			/* chunks that move: len / (2 * chunk) */
 	struct rust_mremap_vec *vec;	/* n entries: chunk 2i of from-space to chunk i */
+	size_t per_pmd;			/* 0: packed densely; else this many chunks at the
+					 * start of each 2 MiB of the to-space (lock row) */
 };
+
+/* Where chunk @i of @c lands in the to-space @to. */
+static uint8_t *coll_dst(const struct coll *c, const uint8_t *to, size_t i)
+{
+	if (!c->per_pmd)
+		return (uint8_t *)to + i * c->chunk;
+	return (uint8_t *)to + i / c->per_pmd * RM_PMD + i % c->per_pmd * c->chunk;
+}
 
 /* What one collector pattern measured */
 struct crow {
@@ -702,14 +712,14 @@ static bool coll_check(const char *what, const struct coll *c, const uint8_t *fr
 		size_t so = 2 * i * c->chunk, keep = so + c->chunk;
 
 		for (size_t k = 0; ok && k < c->chunk; k += g_ps) {
-			uint64_t w = *(const uint64_t *)(to + i * c->chunk + k);
+			uint64_t w = *(const uint64_t *)(coll_dst(c, to, i) + k);
 			uint64_t want = ctag(seed, so + k);
 			uint64_t e = pm[(so + k) / g_ps];
 
 			if (w != want) {
 				fprintf(stderr,
 					"%s, %s: chunk %zu: to-space offset %#zx holds %#llx, expected %#llx\n",
-					c->name, what, i, i * c->chunk + k,
+					c->name, what, i, (size_t)(coll_dst(c, to, i) - to) + k,
 					(unsigned long long)w, (unsigned long long)want);
 				ok = false;
 			} else if (e & (RM_PM_PRESENT | RM_PM_SWAP)) {
@@ -1572,7 +1582,7 @@ static bool lock_child_end(struct lock_shared *sh, pid_t pid, bool kill_it)
 static int lock_once(const struct coll *c, unsigned int seed, int cpu, struct lock_shared *sh,
 		     struct lock_row *l)
 {
-	size_t tlen = c->len / 2, i, n;
+	size_t tlen = c->n / c->per_pmd * RM_PMD, i, n;
 	struct rust_mremap_movev mv;
 	uint8_t *from, *to = NULL;
 	uint64_t t0, t1, w0, worst = 0, last_end = 0;
@@ -1596,10 +1606,19 @@ static int lock_once(const struct coll *c, unsigned int seed, int cpu, struct lo
 		goto out;
 	}
 	__atomic_store_n((uint64_t *)(to + tlen), 1, __ATOMIC_RELAXED);	/* its anon_vma */
+	/*
+	 * A page at the end of every 2 MiB of the to-space, so that every destination page
+	 * table exists before the move (a to-space reused from the last cycle has its tables):
+	 * a relocating run then never stops for a table to allocate, and only its own bound
+	 * ends its hold of the to-space's root anon_vma lock. (Without the tables, every run
+	 * stops at the next 2 MiB, which bounds the hold by itself.)
+	 */
+	for (i = 0; i < tlen; i += RM_PMD)
+		__atomic_store_n((uint64_t *)(to + i + RM_PMD - g_ps), 2, __ATOMIC_RELAXED);
 	for (i = 0; i < c->n; i++)
 		c->vec[i] = (struct rust_mremap_vec){
 			.src = (uintptr_t)(from + 2 * i * c->chunk),
-			.dst = (uintptr_t)(to + i * c->chunk),
+			.dst = (uintptr_t)coll_dst(c, to, i),
 			.len = c->chunk,
 		};
 	memset(sh, 0, offsetof(struct lock_shared, s));
@@ -1715,7 +1734,8 @@ static bool swap_on(void)
  */
 static bool lock_run(size_t len, long reps)
 {
-	struct coll c = { .len = len, .chunk = LOCK_CHUNK, .n = len / (2 * LOCK_CHUNK) };
+	struct coll c = { .len = len, .chunk = LOCK_CHUNK, .n = len / (2 * LOCK_CHUNK),
+			  .per_pmd = RM_PMD / 2 / LOCK_CHUNK };
 	struct lock_shared *sh = MAP_FAILED;
 	struct lock_row l;
 	cpu_set_t saved, one;

@@ -7,8 +7,11 @@
  *  - errno: EINVAL for an upward overlap, EFAULT when a range is not in one
  *    VMA (from /proc/self/maps), EINVAL when the two VMAs differ in
  *    protection, EEXIST when a destination page is populated (pagemap),
- *    in that order; EBUSY is accepted only with what can cause it (a fork
- *    child alive, a pin held, the source mergeable, or a relocation);
+ *    in that order; EBUSY only from a move the model cannot prove sharing
+ *    (see move_mode()) whose source holds a page the model knows a
+ *    relocation refuses (busy[]: shared with a fork child and not written
+ *    since, or in a pinned folio; or any page of the KSM region while
+ *    ksmd runs);
  *  - the move is the dry run: same errno, same counters;
  *  - the memory: [0, moved) at dst with its tags, the rest where it was.
  * A vectored move (RUST_MREMAP_IOC_MOVEV, ABI 3) of 1..16 entries, or up to
@@ -16,10 +19,14 @@
  * prepared as a collector prepares its own memory so that they move
  * (entries inside one VMA a side, destinations emptied, sources written
  * afresh after a fork), is predicted the same way, following the order of
- * the ABI 3 checks: errno and err_index (for two overlapping entries,
- * either of the pair), done, moved; its dry run against the sum of its
- * entries' own dry runs (as the rmap mode rule allows); and the whole world
- * against the model after it.
+ * the ABI 3 checks (and ABI 4's uffd field): errno and err_index (for two
+ * overlapping entries, either of the pair), done, moved; its dry run
+ * against the sum of its entries' own dry runs (as the rmap mode rule
+ * allows); and the whole world against the model after it.  Every vector
+ * built to succeed (prepared, no fault built in, no source page the model
+ * says a relocation refuses) must succeed.  Now and then a vector carries
+ * RUST_MREMAP_UFFD with a userfaultfd that registers nothing, which must
+ * change nothing.
  *
  *   rust_mremap_fuzz_test [-s SEED] [-t SECONDS] [-n MAXOPS]
  *
@@ -28,6 +35,7 @@
  * a fresh process) that still fails.
  */
 #include <linux/io_uring.h>
+#include <linux/kernel-page-flags.h>
 #include <signal.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -56,14 +64,15 @@ enum {
 	VB_EXIST,	/* a destination not emptied first: step 10 */
 	VB_FLAGS,	/* an unknown flag bit: step 2 */
 	VB_COUNT,	/* count 0 or above RUST_MREMAP_VEC_MAX: step 2 */
-	VB_RESERVED,	/* reserved0 or reserved[] not zero: step 2 */
+	VB_RESERVED,	/* reserved[] not zero, or uffd without RUST_MREMAP_UFFD: step 2 */
 	VB_ARRAY,	/* the array runs into an unreadable page: step 3 */
 	VB_PIDFD,	/* a pidfd that is no pidfd: step 6 */
+	VB_UFFD,	/* RUST_MREMAP_UFFD with an fd that is no userfaultfd: EBADF after step 6 */
 	VB_NR
 };
 static const char *const vb_name[VB_NR] = {
 	"align", "upward", "wrap", "overlap", "task", "outside", "exist", "flags", "count",
-	"reserved", "array", "pidfd",
+	"reserved", "array", "pidfd", "uffd",
 };
 
 struct op {
@@ -89,8 +98,16 @@ static struct {
 	int pipe[8];
 	int nchild;
 	int ring;
-	bool pinned, forked;
+	bool pinned;
 	uintptr_t pin_lo, pin_hi;	/* what the pin took, while pinned */
+	/*
+	 * Regions known to have no anon_vma in any of their VMAs: mapped
+	 * afresh, and since then nothing that gives one (see move_mode()).
+	 */
+	bool virgin[W_NREG];
+	int uffd;		/* a userfaultfd that registers nothing, or -1 */
+	bool ksm;		/* ksmd runs: any page of the KSM region may be a KSM page */
+	int kpageflags;		/* /proc/kpageflags, or -1 */
 } live;
 
 static void op_print(const struct op *o, int i, const char *prefix)
@@ -114,13 +131,15 @@ static void op_print(const struct op *o, int i, const char *prefix)
 			if (o->vbad & 1U << b)
 				snprintf(bad + strlen(bad), sizeof(bad) - strlen(bad), " %s",
 					 vb_name[b]);
-		ksft_print_msg("%s%4d movev %u entries (seed %#x, r%u r%u)%s%s%s%s%s, faults:%s\n",
-			       prefix, i, o->n, o->vseed, o->a, o->b,
-			       o->flags & RUST_MREMAP_RELOCATE ? " RELOCATE" : "",
-			       o->flags & RUST_MREMAP_NO_REALIGN ? " NO_REALIGN" : "",
-			       o->flags & RUST_MREMAP_DRY_RUN ? " DRY_RUN" : "",
-			       o->flags & RUST_MREMAP_DONTWAKE ? " DONTWAKE" : "",
-			       o->ro ? " (prepared)" : "", bad[0] ? bad : " none");
+		ksft_print_msg(
+			"%s%4d movev %u entries (seed %#x, r%u r%u)%s%s%s%s%s%s, faults:%s\n",
+			prefix, i, o->n, o->vseed, o->a, o->b,
+			o->flags & RUST_MREMAP_RELOCATE ? " RELOCATE" : "",
+			o->flags & RUST_MREMAP_NO_REALIGN ? " NO_REALIGN" : "",
+			o->flags & RUST_MREMAP_DRY_RUN ? " DRY_RUN" : "",
+			o->flags & RUST_MREMAP_DONTWAKE ? " DONTWAKE" : "",
+			o->flags & RUST_MREMAP_UFFD ? " UFFD" : "", o->ro ? " (prepared)" : "",
+			bad[0] ? bad : " none");
 		break;
 	}
 	default:
@@ -158,7 +177,8 @@ static struct op op_gen(uint64_t seed, int i)
 		o.flags = (w_below(&s, 3) ? 0 : RUST_MREMAP_RELOCATE) |
 			  (w_below(&s, 5) ? 0 : RUST_MREMAP_NO_REALIGN) |
 			  (w_below(&s, 10) ? 0 : RUST_MREMAP_DRY_RUN) |
-			  (w_below(&s, 8) ? 0 : RUST_MREMAP_DONTWAKE);
+			  (w_below(&s, 8) ? 0 : RUST_MREMAP_DONTWAKE) |
+			  (w_below(&s, 6) ? 0 : RUST_MREMAP_UFFD);
 	} else if (k < 40) {
 		o.kind = O_MOVE;
 		switch (w_below(&s, 6)) {
@@ -211,12 +231,84 @@ static struct op op_gen(uint64_t seed, int i)
 }
 
 /*
- * Whether a pin or a fork may have made this move's source busy (a page
- * stays shared, not AnonExclusive, after the child is gone until written).
+ * Whether a relocation may refuse a page of [@g, @g + @n) with EBUSY: a
+ * page the model marked (busy[]: shared since a fork, or in a pinned
+ * folio), or, while ksmd runs, any page of the KSM region (the fuzzer's
+ * writes there repeat three tags, which KSM merges).  Nothing else in the
+ * fuzzer makes a page one a relocation refuses: no userfaultfd markers, no
+ * device memory, and no one else to hold a large folio's reference while
+ * it is split (one thread; THP "never", so khugepaged collapses nothing).
  */
-static bool busy_possible(void)
+static bool src_busy(size_t g, size_t n)
 {
-	return live.forked || live.pinned;
+	if (live.ksm && g / W_REG_PAGES == W_KSM)
+		return true;
+	for (size_t k = 0; k < n; k++)
+		if (w->busy[g + k])
+			return true;
+	return false;
+}
+
+/*
+ * The rmap mode of a move or an entry, as far as the model can prove it
+ * (README, "Two ways to keep rmap valid"; pgtable_move_share_check() and
+ * batch.rs's decide_modes()).  What the module's share check answers
+ * (enum share): no (relocate) with RUST_MREMAP_RELOCATE, within one VMA,
+ * or from a VM_MERGEABLE source (the KSM region, always); yes when the
+ * source VMA has no anon_vma (it maps no folio, so no page of it is busy
+ * anyway); adopt when the destination VMA has none (the pgoff always fits:
+ * the regions lie far above 0 and close together); and when both have
+ * one, yes only if the destination has the source's identity at that
+ * offset already, which the model does not track: unknown.
+ *
+ * Whether a VMA has an anon_vma the model knows for a virgin region only
+ * (live.virgin[]): mapped afresh, and since then no write, pin, collapse
+ * or move (not a dry run) into it, which is everything the fuzzer does
+ * that may give a VMA an anon_vma (a read maps the zero page and needs
+ * none; a dry run changes nothing, the destination VMA included), and its
+ * VMAs inside its own span (none merged with a neighbour that has one).
+ *
+ * So an EBUSY is accepted from a move that relocates or may (unknown), and
+ * never from one the model proves sharing: a move into a virgin region, or
+ * from a virgin one.
+ */
+enum share { SH_NO, SH_YES, SH_ADOPT, SH_UNKNOWN };
+enum mode { MODE_SHARE, MODE_RELOC, MODE_UNKNOWN };
+
+/* Whether the VMA [@s, @e) of region @r has no anon_vma, as far as the model knows. */
+static bool vma_virgin(int r, unsigned long s, unsigned long e)
+{
+	return live.virgin[r] && s >= w->base[r] && e <= w->base[r] + W_REG_PAGES * W_PAGE;
+}
+
+/* The share check of a move from region @ra's VMA [@ss, @se) to region @rb's [@ds, @de). */
+static enum share share_of(unsigned int flags, int ra, unsigned long ss, unsigned long se, int rb,
+			   unsigned long ds, unsigned long de)
+{
+	if ((flags & RUST_MREMAP_RELOCATE) || ss == ds || ra == W_KSM)
+		return SH_NO;
+	if (vma_virgin(ra, ss, se))
+		return SH_YES;
+	if (vma_virgin(rb, ds, de))
+		return SH_ADOPT;
+	return SH_UNKNOWN;
+}
+
+/* The mode of one move (a vector of one entry): its share check's answer. */
+static enum mode mode_of(enum share sh)
+{
+	return sh == SH_NO ? MODE_RELOC : sh == SH_UNKNOWN ? MODE_UNKNOWN : MODE_SHARE;
+}
+
+/* The mode of the move of op @o (single), from the target's VMAs. */
+static enum mode move_mode(struct w_view *v, const struct op *o, uintptr_t src, uintptr_t dst)
+{
+	unsigned long ss, se, ds, de;
+	char perm[8];
+
+	if (!w_vma_at(v, src, &ss, &se, perm) || !w_vma_at(v, dst, &ds, &de, perm))
+		return MODE_UNKNOWN;
+	return mode_of(share_of(o->flags, o->a, ss, se, o->b, ds, de));
 }
 
 static uint64_t zero_pfn;	/* the shared zero page's PFN, seen through pagemap */
@@ -240,8 +332,9 @@ static bool do_move(struct w_view *v, const struct op *o, int i)
 	uintptr_t src = w_addr(w, gs), dst = w_addr(w, gd), len = n * W_PAGE;
 	struct rust_mremap_move dry, mo;
 	int want = 0, e_dry, e;
-	bool ok = true;
-	size_t zp;
+	bool ok = true, busy;
+	enum mode mode;
+	size_t zp, zsrc;
 
 	/* The oracle, in the order of the README's table. */
 	if (src <= dst && dst < src + len)
@@ -254,6 +347,11 @@ static bool do_move(struct w_view *v, const struct op *o, int i)
 		for (size_t k = 0; k < n && !want; k++)
 			if ((gd + k < gs || gd + k >= gs + n) && w_populated(v, dst + k * W_PAGE))
 				want = -EEXIST;
+	/* What may refuse it with EBUSY, before the move changes the model. */
+	mode = move_mode(v, o, src, dst);
+	busy = src_busy(gs, n);
+	if (!(o->flags & RUST_MREMAP_DRY_RUN))
+		live.virgin[o->b] = false;
 
 	e_dry = rm_move(dev, RUST_MREMAP_PIDFD_SELF, o->flags | RUST_MREMAP_DRY_RUN, (void *)src,
 			(void *)dst, len, &dry);
@@ -269,24 +367,37 @@ static bool do_move(struct w_view *v, const struct op *o, int i)
 		}
 		return true;
 	}
+	/* The zero-page entries the source holds already (see below). */
+	zsrc = !e_dry && dry.folios_relocated ? zero_page_entries(src, n) : 0;
 	if (!w_move_checked(v, dev, RUST_MREMAP_PIDFD_SELF, o->flags, gs, gd, n, &mo, &e))
 		return false;
 	if (e != e_dry) {
 		ksft_print_msg("op %d: the move gave %d, its dry run %d\n", i, e, e_dry);
 		ok = false;
 	}
-	if (e != want && !(want == 0 && e == -EBUSY && busy_possible())) {
-		ksft_print_msg("op %d: errno %d, the oracle wants %d\n", i, e, want);
+	if (e != want && !(want == 0 && e == -EBUSY && mode != MODE_SHARE && busy)) {
+		ksft_print_msg("op %d: errno %d, the oracle wants %d (%s, %s)\n", i, e, want,
+			       mode == MODE_SHARE ? "proved sharing" :
+			       mode == MODE_RELOC ? "relocating" : "mode unknown",
+			       busy ? "a shared or pinned source page" :
+				      "no source page a relocation refuses");
 		ok = false;
 	}
+	if (!want && e == -EBUSY)
+		atomic_fetch_add(&w->st.busy_ok, 1);
+	if (!e && mode == MODE_SHARE && busy)
+		atomic_fetch_add(&w->st.share_busy, 1);
 	/*
 	 * One counter may differ, and by a known amount: splitting an anon
 	 * THP maps its all-zero subpages to the shared zero page (7.3's
 	 * remap_page() with TTU_USE_SHARED_ZEROPAGE), which the dry run
 	 * cannot see without reading them.  Those arrive as zero-page
-	 * entries, not relocated folios: exactly that many fewer.
+	 * entries, not relocated folios: exactly that many fewer, the
+	 * zero-page entries at the destination after the move but for those
+	 * the source held before it.
 	 */
 	zp = !e && mo.folios_relocated < dry.folios_relocated ? zero_page_entries(dst, n) : 0;
+	zp = zp > zsrc ? zp - zsrc : 0;
 	if (!e && !(o->flags & RUST_MREMAP_DRY_RUN) &&
 	    (mo.pmd_moves != dry.pmd_moves || mo.pte_moves != dry.pte_moves ||
 	     mo.huge_pmd_moves != dry.huge_pmd_moves || mo.pud_moves != dry.pud_moves ||
@@ -316,13 +427,15 @@ struct vcall {
 	struct rust_mremap_vec vec[V_MAXN];	/* as issued */
 	struct rust_mremap_movev hdr;		/* as issued, but for vec and flags */
 	bool unreadable;			/* the last entry runs into vguard's hole */
+	bool fallback;				/* no entry could be drawn: one made up */
 	int keep;				/* the destination not emptied, or -1 */
 };
 
 /*
  * What the oracle says a vectored move does: @err (0 or -errno) with
  * err_index @idx, or any entry of an overlapping pair (@pair: in_pair[]);
- * EBUSY (a fork or a pin) may refuse an entry below @busy_lim first.
+ * EBUSY may refuse (or stop in) an entry below @busy_lim first, one that
+ * may relocate and has a source page a relocation refuses (v_busy[]).
  * @foreign: an entry lies in a VMA that is not the world's (nothing to
  * predict: not issued).
  */
@@ -333,6 +446,8 @@ struct vpred {
 };
 
 static bool in_pair[V_MAXN];
+static bool v_busy[V_MAXN];		/* the entry may be refused with EBUSY */
+static enum mode v_mode[V_MAXN];	/* the entry's rmap mode, as far as the model knows */
 
 /* The VMAs of this process, from one read of /proc/self/maps. */
 static struct {
@@ -358,13 +473,21 @@ static bool vmas_load(void)
 	return true;
 }
 
-/* The protection (as w_prot()) of the VMA that holds all of [@a, @a + @len), or 0 if none. */
-static char vmas_one(uint64_t a, uint64_t len)
+/* The index in vmas of the VMA that holds @a, or -1. */
+static int vmas_at(uint64_t a)
 {
 	for (unsigned int i = 0; i < vmas.n; i++)
 		if (vmas.s[i] <= a && a < vmas.e[i])
-			return a + len <= vmas.e[i] ? vmas.prot[i] : 0;
-	return 0;
+			return (int)i;
+	return -1;
+}
+
+/* The protection (as w_prot()) of the VMA that holds all of [@a, @a + @len), or 0 if none. */
+static char vmas_one(uint64_t a, uint64_t len)
+{
+	int i = vmas_at(a);
+
+	return i >= 0 && a + len <= vmas.e[i] ? vmas.prot[i] : 0;
 }
 
 static bool ranges_meet(uint64_t a, uint64_t an, uint64_t b, uint64_t bn)
@@ -395,16 +518,22 @@ static size_t world_page(uint64_t a, uint64_t len)
 /*
  * Whether world pages [@gs, @gs + @n) may move to [@gd, @gd + @n) in a
  * prepared vector: each range inside one VMA, the two of one protection
- * (from vmas: vmas_load() first), and the source clear of the pin (a
- * relocating entry refuses a pinned page, and a write does not unpin it).
+ * (from vmas: vmas_load() first), and no source page a relocating entry
+ * would refuse once vec_prep() has written the writable sources afresh:
+ * none pinned (a write does not unpin), none shared in a read-only VMA
+ * (which vec_prep() cannot write), none in the KSM region while ksmd runs.
  */
 static bool v_fits(size_t gs, size_t gd, size_t n)
 {
 	uint64_t src = w_addr(w, gs), dst = w_addr(w, gd), len = n * W_PAGE;
 	char prot = vmas_one(src, len);
 
-	return prot && prot == vmas_one(dst, len) &&
-	       !(live.pinned && ranges_meet(src, len, live.pin_lo, live.pin_hi - live.pin_lo));
+	if (!prot || prot != vmas_one(dst, len) || (live.ksm && gs / W_REG_PAGES == W_KSM))
+		return false;
+	for (size_t k = 0; k < n; k++)
+		if ((w->busy[gs + k] & W_PINNED) || (w->busy[gs + k] && prot != 'w'))
+			return false;
+	return true;
 }
 
 /*
@@ -423,7 +552,50 @@ static void vec_build(const struct op *o, struct vcall *c)
 	uint64_t s = (uint64_t)o->vseed * 0x9E3779B97F4A7C15ull + 0x5eed;
 	unsigned int pattern = (unsigned int)w_below(&s, 5);
 	size_t cursor = w_below(&s, W_REG_PAGES);
+	int same_from = o->a, same_to = (o->a + 1 + o->b % (W_NREG - 1)) % W_NREG;
+	static size_t shared_at[W_REG_PAGES];
+	size_t most = 0;
 	bool small = o->n > 16;
+
+	/*
+	 * Same offsets into a virgin region, where there is one: they adopt,
+	 * and share; from the region with most pages shared since a fork (not
+	 * the KSM one), if one has any, over such pages of one VMA, which a
+	 * sharing entry must move (and a relocating one refuse).
+	 */
+	for (int r = 0; r < W_NREG; r++)
+		if (r != o->a && live.virgin[r] && !live.virgin[same_to])
+			same_to = r;
+	for (int r = 0; r < W_NREG && live.virgin[same_to]; r++) {
+		size_t shared = 0;
+
+		for (size_t k = 0; k < W_REG_PAGES; k++)
+			shared += w->busy[w_gidx(r, k)] == W_SHARED;
+		if (r != same_to && r != W_KSM && shared > most) {
+			most = shared;
+			same_from = r;
+		}
+	}
+	if (most) {
+		/* The shared pages of one VMA: entries from two would relocate. */
+		size_t k = W_REG_PAGES;
+		int vma = -1;
+
+		pattern = 2;
+		for (size_t j = w_below(&s, W_REG_PAGES); k == W_REG_PAGES && j < 2 * W_REG_PAGES;
+		     j++)
+			if (w->busy[w_gidx(same_from, j % W_REG_PAGES)] == W_SHARED)
+				k = j % W_REG_PAGES;
+		vma = vmas_at(w_addr(w, w_gidx(same_from, k)));
+		most = 0;
+		for (k = 0; k < W_REG_PAGES && vma >= 0; k++)
+			if (w->busy[w_gidx(same_from, k)] == W_SHARED &&
+			    vmas_at(w_addr(w, w_gidx(same_from, k))) == vma)
+				shared_at[most++] = k;
+	} else {
+		same_from = o->a;
+		most = 0;
+	}
 
 	memset(c, 0, sizeof(*c));
 	c->keep = -1;
@@ -445,9 +617,15 @@ static void vec_build(const struct op *o, struct vcall *c)
 				gd = w_gidx(o->b, cursor);
 				break;
 			case 2:	/* the same offset in another region */
-				gs = w_pick(&s, o->a, n);
-				gd = w_gidx((o->a + 1 + o->b % (W_NREG - 1)) % W_NREG,
-					    gs % W_REG_PAGES);
+				gs = w_pick(&s, same_from, n);
+				if (most) {
+					/* over a shared page */
+					off = shared_at[w_below(&s, most)];
+					off -= w_below(&s, off < n ? off + 1 : n);
+					gs = w_gidx(same_from, off + n <= W_REG_PAGES ? off :
+							       W_REG_PAGES - n);
+				}
+				gd = w_gidx(same_to, gs % W_REG_PAGES);
 				break;
 			case 3:	/* whole tables, mutually aligned */
 				if (i >= 4)
@@ -481,8 +659,10 @@ static void vec_build(const struct op *o, struct vcall *c)
 		if (!got)
 			break;
 	}
-	if (!c->n)
+	if (!c->n) {
 		c->ent[c->n++] = (struct w_vent){ w_gidx(0, 0), w_gidx(1, 0), 1 };
+		c->fallback = true;
+	}
 	for (unsigned int i = 0; i < c->n; i++) {
 		c->vec[i].src = w_addr(w, c->ent[i].gs);
 		c->vec[i].dst = w_addr(w, c->ent[i].gd);
@@ -491,6 +671,11 @@ static void vec_build(const struct op *o, struct vcall *c)
 	c->hdr.pidfd = RUST_MREMAP_PIDFD_SELF;
 	c->hdr.flags = o->flags;
 	c->hdr.count = c->n;
+	/* The monitor's flag with a userfaultfd that registers nothing: it changes nothing. */
+	if (live.uffd >= 0 && (o->flags & RUST_MREMAP_UFFD))
+		c->hdr.uffd = live.uffd;
+	else
+		c->hdr.flags &= ~RUST_MREMAP_UFFD;
 
 	for (int bad = 0; bad < VB_NR; bad++) {
 		unsigned int k = (unsigned int)w_below(&s, c->n), j;
@@ -550,7 +735,7 @@ static void vec_build(const struct op *o, struct vcall *c)
 			c->keep = (int)k;
 			break;
 		case VB_FLAGS:
-			c->hdr.flags |= 1U << (4 + w_below(&s, 28));
+			c->hdr.flags |= 1U << (5 + w_below(&s, 27));
 			break;
 		case VB_COUNT:
 			c->hdr.count = RUST_MREMAP_VEC_MAX + 1;
@@ -560,16 +745,39 @@ static void vec_build(const struct op *o, struct vcall *c)
 				c->hdr.count = UINT32_MAX;
 			break;
 		case VB_RESERVED:
-			if (w_below(&s, 2))
-				c->hdr.reserved0 = 1 + (uint32_t)w_below(&s, 1000);
-			else
+			if (w_below(&s, 2)) {
+				/* An fd in uffd (ABI 3's reserved0) without the flag. */
+				c->hdr.flags &= ~RUST_MREMAP_UFFD;
+				c->hdr.uffd = w_below(&s, 2) ? live.uffd :
+							       1 + (int)w_below(&s, 1000);
+				if (!c->hdr.uffd)
+					c->hdr.uffd = -1;
+			} else {
 				c->hdr.reserved[w_below(&s, 2)] = 1ULL << w_below(&s, 64);
+			}
 			break;
 		case VB_ARRAY:
 			c->unreadable = true;
 			break;
 		case VB_PIDFD:
 			c->hdr.pidfd = dev;
+			break;
+		case VB_UFFD:
+			/* The device, no fd, a closed one, or stdin: none a userfaultfd. */
+			c->hdr.flags |= RUST_MREMAP_UFFD;
+			switch (w_below(&s, 4)) {
+			case 0:
+				c->hdr.uffd = dev;
+				break;
+			case 1:
+				c->hdr.uffd = -1;
+				break;
+			case 2:
+				c->hdr.uffd = 1000 + (int)w_below(&s, 1000);
+				break;
+			default:
+				c->hdr.uffd = 0;
+			}
 			break;
 		}
 	}
@@ -586,13 +794,62 @@ static void vec_build(const struct op *o, struct vcall *c)
 }
 
 /*
+ * The rmap mode of each of the @n entries of @c (v_mode[]), as batch.rs's
+ * decide_modes() decides it from each entry's share check (share_of()),
+ * and whether EBUSY may refuse it (v_busy[]: it may relocate and its
+ * source holds a page a relocation refuses).  One entry: its share check.
+ * More: an entry relocates if its check says no, or if its source VMA is
+ * any entry's destination VMA; one that would adopt shares only if every
+ * entry into its destination VMA comes from the same source VMA at the
+ * same offset; one whose check is unknown stays unknown (so is one that
+ * is no world range).  From vmas.
+ */
+static void v_modes(const struct vcall *c, unsigned int n)
+{
+	static int si[V_MAXN], di[V_MAXN];
+	static enum share sh[V_MAXN];
+
+	for (unsigned int i = 0; i < n; i++) {
+		const struct w_vent *e = &c->ent[i];
+
+		si[i] = vmas_at(c->vec[i].src);
+		di[i] = vmas_at(c->vec[i].dst);
+		sh[i] = si[i] < 0 || di[i] < 0 || e->gs == W_NOWHERE ? SH_UNKNOWN :
+			share_of(c->hdr.flags, (int)(e->gs / W_REG_PAGES), vmas.s[si[i]],
+				 vmas.e[si[i]], (int)(e->gd / W_REG_PAGES), vmas.s[di[i]],
+				 vmas.e[di[i]]);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t off = c->vec[i].dst - c->vec[i].src;
+		bool from_dst = false, same = true;
+
+		for (unsigned int j = 0; j < n && n > 1; j++) {
+			from_dst |= di[j] == si[i];
+			if (di[j] == di[i])
+				same &= si[j] == si[i] && c->vec[j].dst - c->vec[j].src == off;
+		}
+		if (n == 1)
+			v_mode[i] = mode_of(sh[i]);
+		else if (sh[i] == SH_NO || from_dst || (sh[i] == SH_ADOPT && !same))
+			v_mode[i] = MODE_RELOC;
+		else
+			v_mode[i] = sh[i] == SH_UNKNOWN ? MODE_UNKNOWN : MODE_SHARE;
+		v_busy[i] = v_mode[i] != MODE_SHARE && c->ent[i].gs != W_NOWHERE &&
+			    src_busy(c->ent[i].gs, c->ent[i].n);
+	}
+}
+
+/*
  * Prepare the entries of a prepared op @o (the @i-th) as a collector
  * prepares its own memory, so that most vectors can move: empty the
  * destinations (MADV_DONTNEED, as O_ZAP), but for the one the VB_EXIST
- * fault keeps and the pages of an entry's own source; and after a fork,
- * write the sources in writable VMAs afresh (as O_WRITE, tags of op @i), so
- * that a relocating entry finds no page still shared with a child (one not
- * written since the fork).  A populated destination, or EBUSY, is then rare.
+ * fault keeps and the pages of an entry's own source; and write afresh
+ * (as O_WRITE, tags of op @i) each source in a writable VMA that holds a
+ * page shared since a fork, so that a relocating entry finds none; but not
+ * the source of an entry the model proves sharing (v_modes(): a write
+ * changes no mode, since a region with a shared page is no virgin one),
+ * which must move its shared pages as they are.  A populated destination,
+ * or EBUSY, is then rare.
  */
 static void vec_prep(const struct op *o, const struct vcall *c, int i)
 {
@@ -612,32 +869,48 @@ static void vec_prep(const struct op *o, const struct vcall *c, int i)
 			if (run && !madvise((void *)w_addr(w, e->gd + k), run * W_PAGE,
 					    MADV_DONTNEED))
 				for (size_t q = 0; q < run; q++)
-					w->tag[e->gd + k + q] = 0;
+					w->tag[e->gd + k + q] = w->busy[e->gd + k + q] = 0;
 			k += run ? run : 1;
 		}
 	}
-	for (unsigned int j = 0; o->ro && live.forked && j < c->n; j++) {
+	if (o->ro)
+		v_modes(c, c->n);
+	for (unsigned int j = 0; o->ro && j < c->n; j++) {
 		const struct w_vent *e = &c->ent[j];
+		bool shared = false;
 
-		if (e->gs != W_NOWHERE && vmas_one(w_addr(w, e->gs), e->n * W_PAGE) == 'w')
-			w_rewrite(w, e->gs, e->n, false, &next);
+		if (e->gs == W_NOWHERE || v_mode[j] == MODE_SHARE ||
+		    vmas_one(w_addr(w, e->gs), e->n * W_PAGE) != 'w')
+			continue;
+		for (size_t k = 0; k < e->n && !shared; k++)
+			shared = w->busy[e->gs + k] & W_SHARED;
+		if (shared && w_rewrite(w, e->gs, e->n, false, &next))
+			live.virgin[e->gs / W_REG_PAGES] = false;
 	}
+}
+
+/* Whether a vectored move's uffd field is one the module accepts: 0 without the flag, ours with. */
+static bool uffd_ok(const struct rust_mremap_movev *h)
+{
+	return h->flags & RUST_MREMAP_UFFD ? live.uffd >= 0 && h->uffd == live.uffd : !h->uffd;
 }
 
 /*
  * The oracle of a vectored move, from the world's VMAs (vmas_load() first)
- * and pagemap, in the order of the ABI 3 checks: the header (step 2), the
- * array (3), each entry's arguments (4), overlapping entries (5), the
- * pidfd (6), the task size (7), each entry's VMAs as one move's (9), each
- * entry's destination (10).
+ * and pagemap, in the order of the ABI 3 checks: the header (step 2: with
+ * ABI 4, a uffd without RUST_MREMAP_UFFD too), the array (3), each entry's
+ * arguments (4), overlapping entries (5), the pidfd (6), with the flag the
+ * uffd (ABI 4: EBADF, err_index count, as the pidfd's), the task size (7),
+ * each entry's VMAs as one move's (9), each entry's destination (10).
+ * EBUSY may come from an entry's plan (v_busy[]) up to the first EEXIST.
  */
 static struct vpred v_predict(const struct vcall *c, const struct rust_mremap_movev *h)
 {
 	struct vpred p = { .idx = h->count };
 	unsigned int n = c->n;
 
-	if ((h->flags & ~RUST_MREMAP_FLAGS_ALL) || h->reserved0 || h->reserved[0] ||
-	    h->reserved[1] || !h->count || h->count > RUST_MREMAP_VEC_MAX) {
+	if ((h->flags & ~RUST_MREMAP_FLAGS_ALL) || (!(h->flags & RUST_MREMAP_UFFD) && h->uffd) ||
+	    h->reserved[0] || h->reserved[1] || !h->count || h->count > RUST_MREMAP_VEC_MAX) {
 		p.err = -EINVAL;
 		return p;
 	}
@@ -672,7 +945,7 @@ static struct vpred v_predict(const struct vcall *c, const struct rust_mremap_mo
 		p.err = -EINVAL;
 		return p;
 	}
-	if (h->pidfd != RUST_MREMAP_PIDFD_SELF) {
+	if (h->pidfd != RUST_MREMAP_PIDFD_SELF || !uffd_ok(h)) {
 		p.err = -EBADF;
 		return p;
 	}
@@ -704,6 +977,7 @@ static struct vpred v_predict(const struct vcall *c, const struct rust_mremap_mo
 		}
 	}
 	p.busy_lim = n;
+	v_modes(c, n);
 	for (unsigned int i = 0; i < n; i++) {
 		const struct w_vent *e = &c->ent[i];
 		uint64_t *pm = malloc(e->n * sizeof(*pm));
@@ -764,9 +1038,13 @@ static void v_dump(const struct vcall *c)
 		ksft_print_msg("  ... %u entries in all\n", c->n);
 }
 
-/* Whether a vectored move's result is the oracle's, or an EBUSY a fork or a pin explains. */
-static bool v_explained(const char *what, int e, const struct rust_mremap_movev *m,
-			const struct vpred *p)
+/*
+ * Whether a vectored move's result is the oracle's, or an EBUSY that
+ * refused (or stopped in) an entry, before the first the oracle refuses,
+ * that may relocate and holds a page a relocation refuses (v_busy[]).
+ */
+static bool v_explained(const char *what, const struct vcall *c, int e,
+			const struct rust_mremap_movev *m, const struct vpred *p)
 {
 	if (e == p->err) {
 		if (!e || (p->pair ? m->err_index < V_MAXN && in_pair[m->err_index] :
@@ -777,13 +1055,23 @@ static bool v_explained(const char *what, int e, const struct rust_mremap_movev 
 			       p->pair ? " or any entry of an overlapping pair" : "");
 		return false;
 	}
-	if (e == -EBUSY && busy_possible() && m->err_index < p->busy_lim)
+	if (e == -EBUSY && m->err_index < p->busy_lim && v_busy[m->err_index])
 		return true;
 	ksft_print_msg(
 		"%s: %s (err_index %u, done %u, moved %llu), the oracle wants %s (err_index %u%s)\n",
 		what, e ? strerror(-e) : "success", m->err_index, m->done,
 		(unsigned long long)m->moved, p->err ? strerror(-p->err) : "success", p->idx,
 		p->pair ? ", or any entry of an overlapping pair" : "");
+	if (e == -EBUSY && m->err_index < p->busy_lim) {
+		unsigned int j = m->err_index;
+
+		ksft_print_msg("%s: entry %u is %s, with %s\n", what, j,
+			       v_mode[j] == MODE_SHARE ? "proved sharing" :
+			       v_mode[j] == MODE_RELOC ? "relocating" : "of unknown mode",
+			       src_busy(c->ent[j].gs, c->ent[j].n) ?
+				       "a shared or pinned source page" :
+				       "no source page a relocation refuses");
+	}
 	return false;
 }
 
@@ -808,9 +1096,30 @@ static void movev_counters(const struct rust_mremap_movev *m, uint64_t c[V_NC])
 }
 
 /*
- * A vectored dry run of one entry is one move's dry run: the same errno,
- * and the same counters (its rmap mode is the one move's: the exceptions
- * of the rule need a second entry).  Only where the header is a valid one.
+ * One move (RUST_MREMAP_IOC_MOVE) as rm_move() issues it, with a uffd
+ * field (ABI 4) and an entry's raw numbers; 0 or -errno.
+ */
+static int move_uffd(int pidfd, unsigned int flags, int uffd, const struct rust_mremap_vec *x,
+		     struct rust_mremap_move *out)
+{
+	struct rust_mremap_move m = {
+		.pidfd = pidfd, .flags = flags, .src = x->src, .dst = x->dst, .len = x->len,
+		.uffd = uffd,
+	};
+	int ret;
+
+	rm_poison_out(&m);
+	ret = ioctl(dev, RUST_MREMAP_IOC_MOVE, &m);
+	*out = m;
+	return ret ? -errno : 0;
+}
+
+/*
+ * A vectored dry run of one entry is one move's dry run, with the same
+ * pidfd, flags and uffd: the same errno, and the same counters (its rmap
+ * mode is the one move's: the exceptions of the rule need a second
+ * entry).  Only where the rest of the header (count, reserved[], the
+ * array) is a valid one.
  */
 static bool v_single(const char *what, const struct vcall *c, int e_dry,
 		     const struct rust_mremap_movev *vd)
@@ -820,11 +1129,10 @@ static bool v_single(const char *what, const struct vcall *c, int e_dry,
 	uint64_t a[V_NC], b[V_NC];
 	int e;
 
-	if (c->n != 1 || c->hdr.count != 1 || c->hdr.reserved0 || c->hdr.reserved[0] ||
-	    c->hdr.reserved[1] || c->unreadable)
+	if (c->n != 1 || c->hdr.count != 1 || c->hdr.reserved[0] || c->hdr.reserved[1] ||
+	    c->unreadable)
 		return true;
-	e = rm_move(dev, c->hdr.pidfd, c->hdr.flags | RUST_MREMAP_DRY_RUN, (void *)x->src,
-		    (void *)x->dst, x->len, &m);
+	e = move_uffd(c->hdr.pidfd, c->hdr.flags | RUST_MREMAP_DRY_RUN, c->hdr.uffd, x, &m);
 	move_counters(&m, a);
 	movev_counters(vd, b);
 	if (e == e_dry && (e || !memcmp(a, b, sizeof(a))))
@@ -863,12 +1171,12 @@ static bool v_sums(const char *what, const struct vcall *c, const struct rust_mr
 		struct rust_mremap_move ms, mr;
 		int es = 0, er;
 
-		er = rm_move(dev, RUST_MREMAP_PIDFD_SELF, flags | RUST_MREMAP_RELOCATE,
-			     (void *)x->src, (void *)x->dst, x->len, &mr);
+		er = move_uffd(RUST_MREMAP_PIDFD_SELF, flags | RUST_MREMAP_RELOCATE, c->hdr.uffd,
+			       x, &mr);
 		move_counters(&mr, cr);
 		if (!reloc) {
-			es = rm_move(dev, RUST_MREMAP_PIDFD_SELF, flags & ~RUST_MREMAP_RELOCATE,
-				     (void *)x->src, (void *)x->dst, x->len, &ms);
+			es = move_uffd(RUST_MREMAP_PIDFD_SELF, flags & ~RUST_MREMAP_RELOCATE,
+				       c->hdr.uffd, x, &ms);
 			move_counters(&ms, cs);
 		}
 		if (reloc ? er : es) {
@@ -963,7 +1271,9 @@ static bool do_movev(const struct op *o, int i)
 	struct rust_mremap_movev vd, mv;
 	size_t zbefore = 0, zp = 0;
 	char what[160], whatd[176];
+	unsigned int share_busy = 0;
 	struct vpred p;
+	bool built;
 	int e_dry, e;
 
 	if (!vmas_load()) {
@@ -982,26 +1292,58 @@ static bool do_movev(const struct op *o, int i)
 			ksft_print_msg("op %d: an entry lies in another mapping; not issued\n", i);
 		return true;
 	}
-	snprintf(what, sizeof(what), "op %d: movev of %u entries (count %u, flags %#x)", i, c.n,
-		 c.hdr.count, c.hdr.flags);
+	snprintf(what, sizeof(what), "op %d: movev of %u entries (count %u, flags %#x, uffd %d)", i,
+		 c.n, c.hdr.count, c.hdr.flags, c.hdr.uffd);
 	snprintf(whatd, sizeof(whatd), "%s [dry run]", what);
+	/*
+	 * Built to succeed: prepared, no fault built in, not a dry run, every
+	 * entry drawn (v_fits()); then the oracle sees nothing to refuse and no
+	 * source page a relocation refuses (vec_prep() wrote the shared ones
+	 * afresh), and the move must succeed.
+	 */
+	built = o->ro && !o->vbad && !dry && !c.fallback;
+	for (unsigned int j = 0; built && j < c.n; j++)
+		if (p.err || v_busy[j]) {
+			ksft_print_msg(
+				"%s: built to succeed, yet the model refuses it: %s at %u, entry %u %s\n",
+				what, p.err ? strerror(-p.err) : "nothing", p.idx, j,
+				v_busy[j] ? "may be refused (EBUSY)" : "may move");
+			v_dump(&c);
+			return false;
+		}
 
 	e_dry = movev_issue(&c, c.hdr.flags | RUST_MREMAP_DRY_RUN, &vd);
 	ok &= w_movev_sane(whatd, e_dry, &vd, c.vec, c.n, true);
-	ok &= v_explained(whatd, e_dry, &vd, &p);
+	ok &= v_explained(whatd, &c, e_dry, &vd, &p);
 	ok &= v_single(whatd, &c, e_dry, &vd);
 	if (!e_dry && c.n > 1)
 		ok &= v_sums(whatd, &c, &vd);
 	if (!e_dry && !dry && vd.folios_relocated)
 		zbefore = v_zero_pages(&c, false);
 
+	/* Whatever it does, a move into a region may give it an anon_vma. */
+	for (unsigned int j = 0; !dry && j < c.n; j++)
+		if (c.ent[j].gs != W_NOWHERE)
+			live.virgin[c.ent[j].gd / W_REG_PAGES] = false;
 	e = movev_issue(&c, c.hdr.flags, &mv);
 	if (e && getenv("RUST_MREMAP_VERBOSE"))
 		ksft_print_msg("%s: %s, err_index %u\n", what, strerror(-e), mv.err_index);
 	sane = w_movev_sane(what, e, &mv, c.vec, c.n, dry);
 	if (sane)
-		w_vcount(&w->st.v, e, &mv, c.n, dry, o->ro && !o->vbad && !dry);
-	ok &= sane && v_explained(what, e, &mv, &p);
+		w_vcount(&w->st.v, e, &mv, c.n, dry, built);
+	ok &= sane && v_explained(what, &c, e, &mv, &p);
+	if (built && e) {
+		ksft_print_msg("%s: built to succeed, it failed: %s at entry %u\n", what,
+			       strerror(-e), mv.err_index);
+		ok = false;
+	}
+	if (e == -EBUSY && ok)
+		atomic_fetch_add(&w->st.busy_ok, 1);
+	if (!e && (c.hdr.flags & RUST_MREMAP_UFFD))
+		atomic_fetch_add(&w->st.uffd_flag, 1);
+	for (unsigned int j = 0; !e && !p.err && j < c.n; j++)
+		share_busy += v_mode[j] == MODE_SHARE && src_busy(c.ent[j].gs, c.ent[j].n);
+	atomic_fetch_add(&w->st.share_busy, share_busy);
 	if (e != e_dry) {
 		ksft_print_msg("%s: %d, its dry run %d\n", what, e, e_dry);
 		ok = false;
@@ -1065,6 +1407,87 @@ static void reap_one(void)
 	memmove(live.pipe, live.pipe + 1, live.nchild * sizeof(live.pipe[0]));
 }
 
+/*
+ * After a fork: every page the target maps with a folio (not the zero page)
+ * or has swapped out is shared with the child (busy[] W_SHARED) until the
+ * target writes it.
+ */
+static bool mark_shared(void)
+{
+	static uint64_t pm[W_REG_PAGES];
+
+	for (int r = 0; r < W_NREG; r++) {
+		if (!rm_pagemap((void *)w->base[r], W_REG_PAGES, pm))
+			return false;
+		for (size_t k = 0; k < W_REG_PAGES; k++)
+			if ((pm[k] & RM_PM_SWAP) ||
+			    ((pm[k] & RM_PM_PRESENT) && (pm[k] & RM_PM_PFN) != zero_pfn))
+				w->busy[w_gidx(r, k)] |= W_SHARED;
+	}
+	return true;
+}
+
+#define KPF_BLOCK	512	/* PFNs: a PMD-order folio at most, naturally aligned */
+
+/*
+ * After a pin of world pages [@g, @g + @n): those are pinned (busy[]
+ * W_PINNED), and so is every page of a large folio one of them is in
+ * (folio_maybe_dma_pinned() is per folio), wherever the world maps it:
+ * every page whose PFN lies in that folio, from /proc/kpageflags (head and
+ * tails; a large anon folio here is a THP of MADV_COLLAPSE, so it lies in
+ * the 512-aligned block of PFNs of any of its pages).  Without kpageflags,
+ * every page the world maps with a folio counts as pinned.
+ */
+static bool mark_pinned(size_t g, size_t n)
+{
+	static uint64_t pm[W_NPAGES], kf[KPF_BLOCK], lo[64], hi[64];
+	unsigned int nf = 0;
+	bool all = live.kpageflags < 0;
+
+	for (int r = 0; r < W_NREG; r++)
+		if (!rm_pagemap((void *)w->base[r], W_REG_PAGES, pm + w_gidx(r, 0)))
+			return false;
+	for (size_t k = g; k < g + n && !all; k++) {
+		uint64_t pfn = pm[k] & RM_PM_PFN, base = pfn & ~(uint64_t)(KPF_BLOCK - 1);
+		size_t h, t;
+
+		w->busy[k] |= W_PINNED;
+		if (!(pm[k] & RM_PM_PRESENT) || pfn == zero_pfn)
+			continue;
+		if (pread(live.kpageflags, kf, sizeof(kf), (off_t)(base * 8)) != sizeof(kf)) {
+			all = true;
+			break;
+		}
+		h = pfn - base;
+		if (!(kf[h] & (1ULL << KPF_COMPOUND_HEAD | 1ULL << KPF_COMPOUND_TAIL)))
+			continue;
+		while (h && !(kf[h] & 1ULL << KPF_COMPOUND_HEAD))
+			h--;
+		for (t = h + 1; t < KPF_BLOCK && (kf[t] & 1ULL << KPF_COMPOUND_TAIL); t++)
+			;
+		if (nf && lo[nf - 1] == base + h)
+			continue;
+		if (nf == 64) {
+			all = true;
+			break;
+		}
+		lo[nf] = base + h;
+		hi[nf++] = base + t;
+	}
+	for (size_t k = 0; k < W_NPAGES; k++) {
+		uint64_t pfn = pm[k] & RM_PM_PFN;
+
+		if (!(pm[k] & RM_PM_PRESENT) || pfn == zero_pfn)
+			continue;
+		for (unsigned int f = 0; f < nf && !all; f++)
+			if (pfn >= lo[f] && pfn < hi[f])
+				w->busy[k] |= W_PINNED;
+		if (all)
+			w->busy[k] |= W_PINNED;
+	}
+	return true;
+}
+
 static bool run_op(struct w_view *v, const struct op *o, int i)
 {
 	size_t g = w_gidx(o->a, o->s);
@@ -1084,7 +1507,9 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 		for (size_t k = 0; k < o->n; k++) {
 			w->tag[g + k] = o->a == W_KSM ? 1 + k % 3 : ((uint64_t)i << 16 | k) + 0x100;
 			w_fill((void *)(a + k * W_PAGE), w->tag[g + k]);
+			w->busy[g + k] &= ~W_SHARED;
 		}
+		live.virgin[o->a] = false;
 		return true;
 	case O_READ:
 		for (size_t k = 0; k < o->n; k++) {
@@ -1102,7 +1527,7 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 		if (madvise((void *)a, len, MADV_DONTNEED))
 			return true;
 		for (size_t k = 0; k < o->n; k++)
-			w->tag[g + k] = 0;
+			w->tag[g + k] = w->busy[g + k] = 0;
 		return true;
 	case O_PAGEOUT:
 		madvise((void *)a, len, MADV_PAGEOUT);
@@ -1129,9 +1554,16 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 				_exit(0);
 			}
 			close(p[1]);
-			live.forked = true;
+			if (c < 0) {
+				ksft_print_msg("op %d: fork: %s\n", i, strerror(errno));
+				return false;
+			}
 			live.child[live.nchild] = c;
 			live.pipe[live.nchild++] = p[0];
+			if (!mark_shared()) {
+				ksft_print_msg("op %d: pagemap: %s\n", i, strerror(errno));
+				return false;
+			}
 		}
 		return true;
 	case O_REAP:
@@ -1141,11 +1573,23 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 		if (!live.pinned && w_writable(v, a, o->n * W_PAGE)) {
 			struct iovec iov = { (void *)a, len };
 
+			live.virgin[o->a] = false;
 			live.pinned = !syscall(__NR_io_uring_register, live.ring,
 					       IORING_REGISTER_BUFFERS, &iov, 1);
 			live.pin_lo = a;
 			live.pin_hi = a + len;
-			/* The pin faults in what was not there: zeroes, tag 0. */
+			/*
+			 * The pin faults in what was not there: zeroes, tag 0.
+			 * FOLL_WRITE | FOLL_PIN unshares what a fork shared
+			 * (as a write fault), so every page of it is exclusive
+			 * now, and pinned.
+			 */
+			for (size_t k = 0; live.pinned && k < o->n; k++)
+				w->busy[g + k] &= ~W_SHARED;
+			if (live.pinned && !mark_pinned(g, o->n)) {
+				ksft_print_msg("op %d: pagemap: %s\n", i, strerror(errno));
+				return false;
+			}
 		}
 		return true;
 	case O_UNPIN:
@@ -1153,13 +1597,16 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 			syscall(__NR_io_uring_register, live.ring, IORING_UNREGISTER_BUFFERS, NULL,
 				0);
 		live.pinned = false;
+		for (size_t k = 0; k < W_NPAGES; k++)
+			w->busy[k] &= ~W_PINNED;
 		return true;
 	case O_COLLAPSE:
+		/* A collapse needs an anon_vma; the model does not lean on that. */
+		live.virgin[o->a] = false;
 		madvise((void *)a, RM_PMD, MADV_COLLAPSE);
 		return true;
 	case O_FRESH:
-		if (live.pinned)
-			return true;
+		/* A pin holds its folios, not the mapping: they leave the model with it. */
 		if (mmap((void *)w->base[o->a], W_REG_PAGES * W_PAGE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != (void *)w->base[o->a])
 			return false;
@@ -1168,7 +1615,8 @@ static bool run_op(struct w_view *v, const struct op *o, int i)
 		if (o->a == W_KSM)
 			madvise((void *)w->base[o->a], W_REG_PAGES * W_PAGE, MADV_MERGEABLE);
 		for (size_t k = 0; k < W_REG_PAGES; k++)
-			w->tag[w_gidx(o->a, k)] = 0;
+			w->tag[w_gidx(o->a, k)] = w->busy[w_gidx(o->a, k)] = 0;
+		live.virgin[o->a] = true;
 		return true;
 	}
 	return false;
@@ -1194,8 +1642,21 @@ static bool replay(const struct op *ops, int n, int *failed_at, bool quiet)
 			dup2(fdout, 1);
 			dup2(fdout, 2);
 		}
+		char run[8] = "0";
+		int fd;
+
 		memset(w, 0, sizeof(*w));
 		w->target = getpid();
+		for (int r = 0; r < W_NREG; r++)
+			live.virgin[r] = true;
+		live.uffd = rm_uffd_open(0, NULL);
+		live.kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+		fd = open("/sys/kernel/mm/ksm/run", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && read(fd, run, sizeof(run) - 1) < 0)
+			run[0] = '0';
+		if (fd >= 0)
+			close(fd);
+		live.ksm = run[0] != '0';
 		live.ring = (int)syscall(__NR_io_uring_setup, 1, &p);
 		/* Before the regions, so that it never lands between them. */
 		vguard = mmap(NULL, 4 * W_PAGE, PROT_READ | PROT_WRITE,
@@ -1262,7 +1723,7 @@ int main(int argc, char **argv)
 {
 	uint64_t seed = 1;
 	int seconds = 15, maxops = 100000, opt, n = 0, at, total = 0, runs = 0;
-	unsigned long moves = 0, moves_ok = 0;
+	unsigned long moves = 0, moves_ok = 0, busy_ok = 0, share_busy = 0, uffd_flag = 0;
 	struct w_vstats vt = { 0 };
 	char thp[64] = "";
 	struct timespec t0, t;
@@ -1345,6 +1806,9 @@ int main(int argc, char **argv)
 		runs++;
 		moves += w->st.moves;
 		moves_ok += w->st.ok;
+		busy_ok += w->st.busy_ok;
+		share_busy += w->st.share_busy;
+		uffd_flag += w->st.uffd_flag;
 		w_vstats_add(&vt, &w->st.v);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while (t.tv_sec - t0.tv_sec < seconds);
@@ -1368,6 +1832,18 @@ int main(int argc, char **argv)
 		"%d sequences, %d ops, %lu moves (%lu succeeded), %lu vectored moves of %lu entries (%lu succeeded)\n",
 		runs, total, moves, moves_ok, vt.moves, vt.entries, vt.ok);
 	w_vstats_print(&vt, (double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9);
+	ksft_print_msg(
+		"EBUSY: %lu refusals of a relocating move or entry with a shared or pinned page; %lu entries proved sharing moved such a page\n",
+		busy_ok, share_busy);
+	ksft_print_msg(
+		"RUST_MREMAP_UFFD with a userfaultfd that registers nothing: %lu vectored moves succeeded\n",
+		uffd_flag);
+	/* Each failed one failed its sequence already; a run without one checked nothing. */
+	if (ok && (!vt.clean || vt.clean_ok != vt.clean)) {
+		ksft_print_msg("%lu vectored moves built to succeed, %lu did\n", vt.clean,
+			       vt.clean_ok);
+		ok = false;
+	}
 	ksft_test_result(
 		ok,
 		"fuzz: seed %llu, %d sequences of random ops, every move as the model and the oracle say\n",

@@ -19,7 +19,11 @@
  *    (EEXIST), sources left shared with a fork child or KSM (EBUSY), or an
  *    io_uring pin of one chunk's source racing it, so that it may stop
  *    part-way (EBUSY) at that chunk: done and moved must say exactly what
- *    moved;
+ *    moved, and an errno is accepted only for an entry its set-up can
+ *    cause it in (busy_explained() for EBUSY: the pinned chunk, a large
+ *    folio or swap entry in the chunk's source, and before anything moved
+ *    a populated source not written afresh or written before a fork, or a
+ *    KSM page); never ENOMEM, EAGAIN or EINTR;
  *  - writers that fill, verify, zap (MADV_DONTNEED), page out
  *    (MADV_PAGEOUT) and mprotect() their pages back and forth (VMA splits
  *    and merges), in the same VMAs and page tables as the moves;
@@ -30,11 +34,13 @@
  *    compaction, KSM scanning, and UFFDIO_MOVE between two uffd VMAs that
  *    share page tables with the regions.
  * It fails on a lost or misplaced byte, an unexpected errno or moved, a
- * model that does not hold at the end, or a path never taken (fewer than
- * one successful vectored move per 3 s among them); the harness fails it
- * on any kernel report.  It prints what each actor did, and per second.
+ * model that does not hold at the end, or a path never taken (of the
+ * vectored moves built to succeed, fewer than 80% or than one per 3 s
+ * succeeding among them); the harness fails it on any kernel report.  It
+ * prints what each actor did, and per second.
  */
 #include <linux/io_uring.h>
+#include <linux/kernel-page-flags.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -472,25 +478,121 @@ static void *vpin_helper(void *arg)
 #define VEC_MAX		32	/* entries of one vectored move */
 
 /*
+ * Forks begun (counted before fork()) and done (after it returns in the
+ * parent, so after dup_mmap() shared every page): a page written after a
+ * read of fork_done is shared with a child only if fork_begun has moved
+ * past that read when the move ends (a fork's dup_mmap() and a move both
+ * hold the mmap write lock, so the fork that shared it began before).
+ */
+static _Atomic unsigned long fork_begun, fork_done;
+
+static int kpageflags = -1;	/* /proc/kpageflags */
+static unsigned long vec_forked;	/* vectors built to succeed that a fork raced */
+
+/* What the vectored mover did to a vector that may make an entry EBUSY. */
+struct vwhy {
+	int pinned;		/* the entry whose source the pinner races, or -1 */
+	bool prep;		/* the sources were written afresh (w_rewrite()) */
+	unsigned long fork_done;	/* fork_done, read before that */
+};
+
+/*
+ * What the pages of world range [@g, @g + @n) are now, from pagemap and
+ * kpageflags: *@pop some page is populated (present or swapped); *@large
+ * some page is in a large folio or swapped out (whose swap-cache folio may
+ * be large); *@ksm some page is a KSM page.  False if they cannot be read.
+ */
+static bool src_pages(size_t g, size_t n, bool *pop, bool *large, bool *ksm)
+{
+	uint64_t pm[1024], kf;
+
+	*pop = *large = *ksm = false;
+	if (n > 1024 || !rm_pagemap((void *)w_addr(w, g), n, pm))
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		if (!(pm[k] & (RM_PM_PRESENT | RM_PM_SWAP)))
+			continue;
+		*pop = true;
+		if (pm[k] & RM_PM_SWAP) {
+			*large = true;
+			continue;
+		}
+		if (pread(kpageflags, &kf, sizeof(kf), (off_t)((pm[k] & RM_PM_PFN) * 8)) !=
+		    sizeof(kf))
+			return false;
+		*large |= !!(kf & (1ULL << KPF_COMPOUND_HEAD | 1ULL << KPF_COMPOUND_TAIL));
+		*ksm |= !!(kf & 1ULL << KPF_KSM);
+	}
+	return true;
+}
+
+/*
+ * Whether an EBUSY that refused entry @i of @ent (nothing moved), or
+ * stopped in it (@partway), is one this set-up can cause, by the module's
+ * contract (a relocating entry refuses a folio shared with another mm or
+ * KSM, maybe pinned, a swap entry whose swap-cache folio is large, a large
+ * folio it cannot split; part-way only for what can change under the
+ * mmap write lock: a pin GUP-fast takes, a split that fails on someone's
+ * passing reference).  Read right after the call, while the vectored
+ * mover still owns every page and the pin is held:
+ *  - the pinner raced entry @i's source;
+ *  - a page of entry @i's source is in a large folio (a THP, which a pin
+ *    of another page of it, the pin racer's or ours, pins whole, and
+ *    which a split fails on while compaction, soft offline, the pin racer
+ *    or a reader of /proc/PID/mem holds a reference) or swapped out;
+ *  - before anything moved: the sources were not written afresh, or a
+ *    fork may have shared them since (fork_begun against why->fork_done),
+ *    and entry @i's source is populated; or a page of it is a KSM page.
+ * No entry's mode can be proved sharing here (every region may have been
+ * faulted by another thread), so any entry may be one that relocates.
+ */
+static bool busy_explained(const char *what, const struct w_vent *ent, unsigned int i,
+			   bool partway, const struct vwhy *why, unsigned long begun)
+{
+	bool pop, large, ksm;
+
+	if ((int)i == why->pinned)
+		return true;
+	if (!src_pages(ent[i].gs, ent[i].n, &pop, &large, &ksm)) {
+		ksft_print_msg("%s: pagemap or kpageflags: %s\n", what, strerror(errno));
+		return false;
+	}
+	if (large || (!partway && (ksm || (pop && (!why->prep || begun != why->fork_done)))))
+		return true;
+	ksft_print_msg(
+		"%s: EBUSY %s entry %u, whose source is %s, no large folio, no KSM page, not pinned, %s\n",
+		what, partway ? "part-way in" : "refusing", i, pop ? "populated" : "empty",
+		!why->prep ? "not written afresh" :
+		begun != why->fork_done ? "written afresh but a fork may have shared it since" :
+					  "written afresh and no fork since");
+	return false;
+}
+
+/*
  * One vectored move of the @count claimed entries @ent, checked as
  * w_move_checked() checks one move, entry by entry:
  *  - errno: EFAULT only for an entry err_index that is not inside one VMA
- *    a side (and success only when every entry is); EINVAL only for one
- *    whose two VMAs differ in protection; EEXIST only for one with a
- *    populated destination page; EBUSY, ENOMEM, EAGAIN with or without
- *    anything moved; anything else fails;
+ *    a side (and success only when every entry is; never when the mover
+ *    checked each range, @why->prep); EINVAL only for one whose two VMAs
+ *    differ in protection; EEXIST only for one with a populated
+ *    destination page; EBUSY only for an entry busy_explained() explains;
+ *    anything else fails: ENOMEM (small GFP_KERNEL allocations, no memcg
+ *    limit), EAGAIN (no userfaultfd VMA is any entry's, and the retry
+ *    limit would be a livelock), EINTR (no fatal signal) cannot come;
  *  - done, moved and err_index as ABI 3 says (w_movev_sane());
  *  - memory: the model takes entries [0, done) whole and the first `moved`
  *    bytes of entry done (every entry on success), and every page of every
  *    entry must be what it says.
- * @clean: the vector was built to succeed (counted apart).
+ * @clean: the vector was built to succeed (counted apart), unless a fork
+ * may have shared its sources again after they were written.
  */
 static bool movev_checked(struct w_view *v, unsigned int flags, const struct w_vent *ent,
-			  unsigned int count, bool clean)
+			  unsigned int count, bool clean, const struct vwhy *why)
 {
 	struct rust_mremap_vec vec[VEC_MAX];
 	bool one[VEC_MAX], dry = flags & RUST_MREMAP_DRY_RUN, all = true, ok, sane, pop = false;
 	struct rust_mremap_movev m;
+	unsigned long begun;
 	char what[224];
 	unsigned int i;
 	int e;
@@ -504,6 +606,7 @@ static bool movev_checked(struct w_view *v, unsigned int flags, const struct w_v
 		all &= one[i];
 	}
 	e = rm_movev(dev, RUST_MREMAP_PIDFD_SELF, flags, vec, count, &m);
+	begun = atomic_load(&fork_begun);
 	i = m.err_index;
 	snprintf(what, sizeof(what),
 		 "movev%s%s%s of %u entries: %s, done %u, moved %llu, err_index %u",
@@ -513,6 +616,11 @@ static bool movev_checked(struct w_view *v, unsigned int flags, const struct w_v
 	if (e && getenv("RUST_MREMAP_VERBOSE"))
 		ksft_print_msg("%s\n", what);
 	ok = sane = w_movev_sane(what, e, &m, vec, count, dry);
+	/* A fork between the writes and the move shared them again: not built to succeed. */
+	if (clean && begun != why->fork_done) {
+		vec_forked++;
+		clean = false;
+	}
 	if (sane)
 		w_vcount(&w->st.v, e, &m, count, dry, clean);
 	if (!all && e != -EFAULT && e != -EINVAL) {
@@ -521,14 +629,16 @@ static bool movev_checked(struct w_view *v, unsigned int flags, const struct w_v
 	}
 	switch (e) {
 	case 0:
+		break;
 	case -EBUSY:
-	case -ENOMEM:
-	case -EAGAIN:
+		if (!sane || i >= count ||
+		    !busy_explained(what, ent, i, m.done || m.moved, why, begun))
+			ok = false;
 		break;
 	case -EFAULT:
-		if (i >= count || one[i]) {
-			ksft_print_msg("%s: EFAULT, but that entry is inside one VMA a side\n",
-				       what);
+		if (i >= count || one[i] || why->prep) {
+			ksft_print_msg("%s: EFAULT, but that entry is inside one VMA a side%s\n",
+				       what, why->prep ? " (checked before)" : "");
 			ok = false;
 		}
 		break;
@@ -689,7 +799,8 @@ static void *vec_mover(void *arg)
 		size_t total = 0, n;
 		unsigned int count = 0, flags = pick_flags(&s);
 		bool prep = w_below(&s, 8), clean;
-		unsigned long ok_before;
+		struct vwhy why = { .pinned = -1, .prep = prep };
+		unsigned long ok_before, clean_before;
 		uint64_t next;
 
 		if (!w_below(&s, 8))
@@ -708,6 +819,7 @@ static void *vec_mover(void *arg)
 		if (full >= (int)count)
 			full = -1;
 		/* The sources, written afresh (a whole range now and then, holes too: a THP). */
+		why.fork_done = atomic_load(&fork_done);
 		for (unsigned int i = 0; prep && i < count; i++)
 			total += ent[i].n;
 		next = atomic_fetch_add(&w->next_tag, total);
@@ -742,10 +854,12 @@ static void *vec_mover(void *arg)
 			pthread_mutex_unlock(&vpin.lock);
 		}
 		clean = prep && full < 0 && pinned < 0 && !(flags & RUST_MREMAP_DRY_RUN);
+		why.pinned = pinned;
 		ok_before = w->st.v.clean_ok;
-		if (!movev_checked(&v, flags, ent, count, clean))
+		clean_before = w->st.v.clean;
+		if (!movev_checked(&v, flags, ent, count, clean, &why))
 			fail_now();
-		vs_clean[shape] += clean;
+		vs_clean[shape] += w->st.v.clean - clean_before;
 		vs_ok[shape] += w->st.v.clean_ok - ok_before;
 		if (pinned >= 0) {
 			const struct w_vent *e = &ent[pinned];
@@ -797,7 +911,10 @@ static void *forker(void *arg)
 	(void)arg;
 	while (!stopping()) {
 		long us = 1000 + (long)w_below(&s, 20000);
-		pid_t c = fork();
+		pid_t c;
+
+		atomic_fetch_add(&fork_begun, 1);
+		c = fork();
 
 		if (c == 0) {
 			struct timespec t = { 0, us * 1000 };
@@ -810,6 +927,7 @@ static void *forker(void *arg)
 			fail_now();
 			break;
 		}
+		atomic_fetch_add(&fork_done, 1);
 		waitpid(c, NULL, 0);
 		atomic_fetch_add(&w->st.forks, 1);
 		nap_us(2000000);
@@ -1045,11 +1163,11 @@ static void print_stats(double secs)
 	struct w_stats *t = &w->st;
 
 	ksft_print_msg(
-		"moves %lu (%.0f/s): ok %lu, dry %lu, part-way %lu, EEXIST %lu, EBUSY %lu, EFAULT %lu, ENOMEM/EAGAIN %lu; through the pidfd %lu\n",
+		"moves %lu (%.0f/s): ok %lu, dry %lu, part-way %lu, EEXIST %lu, EBUSY %lu, EFAULT %lu; through the pidfd %lu\n",
 		(unsigned long)t->moves, t->moves / secs, (unsigned long)t->ok,
 		(unsigned long)t->dry, (unsigned long)t->partway, (unsigned long)t->refused_exist,
 		(unsigned long)t->refused_busy, (unsigned long)t->refused_fault,
-		(unsigned long)t->refused_nomem, (unsigned long)t->ext_moves);
+		(unsigned long)t->ext_moves);
 	ksft_print_msg(
 		"moved %lu pages: %lu tables, %lu PUD tables, %lu THPs, %lu entries; %lu folios relocated; %lu moves of entries relocated none (shared rmap identity)\n",
 		(unsigned long)t->moved_pages, (unsigned long)t->pmd, (unsigned long)t->pud,
@@ -1057,9 +1175,9 @@ static void print_stats(double secs)
 		(unsigned long)t->shared);
 	w_vstats_print(&t->v, secs);
 	ksft_print_msg(
-		"vectored moves built to succeed, ok by shape: %s %lu/%lu, %s %lu/%lu, %s %lu/%lu, %s %lu/%lu; %lu raced by a pin\n",
+		"vectored moves built to succeed, ok by shape: %s %lu/%lu, %s %lu/%lu, %s %lu/%lu, %s %lu/%lu; %lu raced by a pin, %lu more built to succeed but raced by a fork\n",
 		vs_name[0], vs_ok[0], vs_clean[0], vs_name[1], vs_ok[1], vs_clean[1], vs_name[2],
-		vs_ok[2], vs_clean[2], vs_name[3], vs_ok[3], vs_clean[3], t->v.pins);
+		vs_ok[2], vs_clean[2], vs_name[3], vs_ok[3], vs_clean[3], t->v.pins, vec_forked);
 	ksft_print_msg(
 		"writes %lu (%.0f/s), zaps %lu (%.0f/s), page-outs %lu (%.0f/s), mprotects %lu (%.0f/s)\n",
 		(unsigned long)t->writes, t->writes / secs, (unsigned long)t->zaps, t->zaps / secs,
@@ -1098,6 +1216,10 @@ int main(int argc, char **argv)
 		ksft_exit_fail_msg("mmap world: %s\n", strerror(errno));
 	w->target = getpid();
 	w->next_tag = 0x100;
+	/* What explains an EBUSY (busy_explained()): a root-only file, as the device is. */
+	kpageflags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (kpageflags < 0)
+		ksft_exit_fail_msg("/proc/kpageflags: %s\n", strerror(errno));
 	if (!w_map_regions(w))
 		ksft_exit_fail_msg("map regions: %s\n", strerror(errno));
 	/* The uffd VMAs, now: a thread's stack may take the gap later. */
@@ -1181,24 +1303,35 @@ int main(int argc, char **argv)
 			 W_NREG);
 
 	/*
-	 * A stress that never took a path proves nothing about it.  The
-	 * vectored mover makes one or two moves a second, about half of them
-	 * built to succeed, nearly all of which do (and some of the rest): one
-	 * every 3 s is the floor.
+	 * A stress that never took a path proves nothing about it, nor does
+	 * a vectored mover whose vectors fail.  Of those built to succeed
+	 * (prepared, no destination left full, no pin, not a dry run, and no
+	 * fork between the writes of their sources and the move's end), only
+	 * a destination a THP fault filled after it was emptied (EEXIST) or a
+	 * large folio a passing reference kept whole (EBUSY) can refuse one.
+	 * Measured in the TCG guest (2026-12-07, 60 s, the module of ABI 4):
+	 * 39 of 40, 42 of 42 and 38 of 38 succeeded, at 1.2 to 1.4 vectored
+	 * moves a second (ABI 3's CI run: 37 vectored successes, 86% of those
+	 * built to succeed, counting the ones a fork raced).  Floor: 80% of
+	 * them (one failure in 40 is the rate seen; failing 80% takes eight),
+	 * and one every 3 s, half of the measured 38 to 42 in 60 s (a host
+	 * busy with other guests slowed the mover to 0.4 a second, 14 of 18).
 	 */
 	vok_min = seconds > 3 ? (unsigned long)seconds / 3 : 1;
 	ok = w->st.pmd && w->st.huge && w->st.pte && w->st.relocated && w->st.shared &&
 	     w->st.ext_moves && w->st.recycles &&
 	     w->st.ok > w->st.moves / 10 && w->st.pins && w->st.forks && w->st.uffd_moves &&
 	     w->st.mprotects && w->st.pageouts;
-	if (w->st.v.ok < vok_min || !w->st.v.data) {
-		ksft_print_msg("vectored: %lu moves ok (%lu wanted), %lu pages with data moved\n",
-			       w->st.v.ok, vok_min, w->st.v.data);
+	if (w->st.v.clean_ok < vok_min || w->st.v.clean_ok * 5 < w->st.v.clean * 4 ||
+	    !w->st.v.data) {
+		ksft_print_msg(
+			"vectored: %lu of %lu built to succeed ok (at least %lu and 80%% wanted), %lu pages with data moved\n",
+			w->st.v.clean_ok, w->st.v.clean, vok_min, w->st.v.data);
 		ok = false;
 	}
 	ksft_test_result(
 		ok,
-		"stress: it moved tables, THPs and entries, shared and relocated, through a pidfd and vectored (%lu ok, at least %lu), beside pins, forks, mprotect, page-out and UFFDIO_MOVE\n",
-		w->st.v.ok, vok_min);
+		"stress: it moved tables, THPs and entries, shared and relocated, through a pidfd and vectored (%lu of %lu built to succeed ok, at least %lu and 80%%), beside pins, forks, mprotect, page-out and UFFDIO_MOVE\n",
+		w->st.v.clean_ok, w->st.v.clean, vok_min);
 	ksft_finished();
 }

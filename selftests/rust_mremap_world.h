@@ -12,6 +12,11 @@
  * holds.  What the owner cannot know, and the model does not claim, is
  * whether a page of tag 0 is mapped: a THP fault, khugepaged, a pin or a
  * read may map zeroes there at any time.
+ *
+ * Beside its tag, each page has the reasons (busy[], W_SHARED, W_PINNED)
+ * a relocating move may refuse it with EBUSY, for an actor that can know
+ * them (the fuzzer, single threaded, sets them; the stress leaves them 0).
+ * They travel with the page when it moves, as its tag does.
  */
 #ifndef RUST_MREMAP_WORLD_H
 #define RUST_MREMAP_WORLD_H
@@ -51,11 +56,31 @@ struct w_vstats {
 
 struct w_stats {
 	_Atomic unsigned long moves, ok, partway, dry, refused_exist, refused_busy,
-		refused_fault, refused_nomem, moved_pages, pmd, pte, huge, pud, relocated,
+		refused_fault, moved_pages, pmd, pte, huge, pud, relocated,
 		writes, zaps, pageouts, mprotects, collapses, forks, pins, pin_races,
 		offlines, compactions, uffd_moves, claim_misses, ext_moves, recycles, shared;
+	/*
+	 * The fuzzer's EBUSY model at work: refusals it accepted (a relocating
+	 * entry with a shared or pinned page), and entries it proved sharing
+	 * whose source held such a page, in moves that passed their plan.
+	 */
+	_Atomic unsigned long busy_ok, share_busy;
+	/* Vectored moves that succeeded with RUST_MREMAP_UFFD and a userfaultfd (the fuzzer's). */
+	_Atomic unsigned long uffd_flag;
 	struct w_vstats v;
 };
+
+/*
+ * A page's busy[] bits.  W_SHARED: the page was populated (present or
+ * swapped) when the target forked, and not written by the target since.
+ * A fork clears PageAnonExclusive of every anon page it shares (and makes
+ * every swap entry non-exclusive); only a write fault sets it again (on
+ * reuse or on the COW copy), not the child's exit, so the page stays
+ * refused by a relocating move after the child is gone.  W_PINNED: the
+ * page may belong to a folio a pin holds (FOLL_PIN: folio_maybe_dma_pinned()).
+ */
+#define W_SHARED	1
+#define W_PINNED	2
 
 struct world {
 	uintptr_t base[W_NREG];
@@ -64,6 +89,7 @@ struct world {
 	_Atomic int failed;
 	_Atomic uint32_t claim[W_NPAGES];
 	uint64_t tag[W_NPAGES];		/* written only by the page's owner */
+	uint8_t busy[W_NPAGES];		/* W_SHARED | W_PINNED, as tag[] */
 	_Atomic uint64_t next_tag;
 	struct w_stats st;
 };
@@ -329,8 +355,14 @@ static inline size_t w_pick_aligned(struct world *w, uint64_t *s, int r, size_t 
  * takes them) and check everything the result claims against the model:
  *  - errno: EFAULT exactly when a range is not inside one VMA; EINVAL only
  *    when the two VMAs differ in protection; EEXIST only with a populated
- *    destination page; EBUSY, ENOMEM, EAGAIN may stop the
- *    move part-way; anything else is a failure;
+ *    destination page; EBUSY (a page a relocating move cannot move: see
+ *    the callers, which know more) before anything moves or part-way;
+ *    anything else is a failure: nothing in the worlds of the fuzzer or
+ *    the stress can make a move fail for want of memory (ENOMEM: small
+ *    GFP_KERNEL allocations, no memcg limit), a fatal signal (EINTR) or a
+ *    userfaultfd (EAGAIN: no world VMA is registered), and the retry limit
+ *    (EAGAIN after 1000 races with reclaim or migration in a row) would be
+ *    a livelock worth failing on;
  *  - moved: page aligned, at most len, len on success, 0 for a dry run
  *    and for the refusals that come before anything moves;
  *  - memory: [0, moved) arrived at dst with its tags and left src empty;
@@ -348,14 +380,20 @@ static inline bool w_move_checked(struct w_view *v, int fd, int pidfd, unsigned 
 	bool dry = flags & RUST_MREMAP_DRY_RUN;
 	bool one = w_one_vma(v, src, len) && w_one_vma(v, dst, len);
 	uint64_t *old = malloc(n * sizeof(*old));
+	uint8_t *oldb = malloc(n);
 	char what[192];
 	bool ok = true, pop = false;
 	int e;
 
-	if (!old)
+	if (!old || !oldb) {
+		free(old);
+		free(oldb);
 		return false;
-	for (size_t k = 0; k < n; k++)
+	}
+	for (size_t k = 0; k < n; k++) {
 		old[k] = w->tag[gs + k];
+		oldb[k] = w->busy[gs + k];
+	}
 	e = rm_move(fd, pidfd, flags, (void *)src, (void *)dst, len, mo);
 	if (errp)
 		*errp = e;
@@ -406,15 +444,11 @@ static inline bool w_move_checked(struct w_view *v, int fd, int pidfd, unsigned 
 	case -EBUSY:
 		atomic_fetch_add(&w->st.refused_busy, 1);
 		break;
-	case -ENOMEM:
-	case -EAGAIN:
-		atomic_fetch_add(&w->st.refused_nomem, 1);
-		break;
 	default:
 		ksft_print_msg("%s: unexpected errno\n", what);
 		ok = false;
 	}
-	if (e && e != -EBUSY && e != -ENOMEM && e != -EAGAIN && moved) {
+	if (e && e != -EBUSY && moved) {
 		ksft_print_msg("%s: this error must come before anything moves\n", what);
 		ok = false;
 	}
@@ -422,13 +456,16 @@ static inline bool w_move_checked(struct w_view *v, int fd, int pidfd, unsigned 
 		atomic_fetch_add(&w->st.partway, 1);
 	/* The model after the move, in the order the move runs (overlap included). */
 	for (size_t k = 0; k < moved; k++)
-		w->tag[gs + k] = 0;
-	for (size_t k = 0; k < moved; k++)
+		w->tag[gs + k] = w->busy[gs + k] = 0;
+	for (size_t k = 0; k < moved; k++) {
 		w->tag[gd + k] = old[k];
+		w->busy[gd + k] = oldb[k];
+	}
 	for (size_t k = 0; ok && k < n; k++)
 		ok = w_page_is(v, src + k * W_PAGE, w->tag[gs + k], what) &&
 		     w_page_is(v, dst + k * W_PAGE, w->tag[gd + k], what);
 	free(old);
+	free(oldb);
 	if (dry)
 		return ok;
 	atomic_fetch_add(&w->st.moved_pages, moved);
@@ -632,6 +669,7 @@ static inline size_t w_rewrite(struct world *w, size_t g, size_t n, bool holes, 
 			continue;
 		w->tag[g + k] = (*next)++;
 		w_fill((void *)w_addr(w, g + k), w->tag[g + k]);
+		w->busy[g + k] &= ~W_SHARED;
 		c++;
 	}
 	free(pm);
@@ -670,16 +708,25 @@ static inline size_t w_movev_pages(const struct world *w, const struct w_vent *e
 static inline bool w_vent_apply(struct world *w, const struct w_vent *ent, size_t k)
 {
 	uint64_t *old = malloc(k * sizeof(*old));
+	uint8_t *oldb = malloc(k);
 
-	if (!old)
+	if (!old || !oldb) {
+		free(old);
+		free(oldb);
 		return false;
-	for (size_t i = 0; i < k; i++)
+	}
+	for (size_t i = 0; i < k; i++) {
 		old[i] = w->tag[ent->gs + i];
+		oldb[i] = w->busy[ent->gs + i];
+	}
 	for (size_t i = 0; i < k; i++)
-		w->tag[ent->gs + i] = 0;
-	for (size_t i = 0; i < k; i++)
+		w->tag[ent->gs + i] = w->busy[ent->gs + i] = 0;
+	for (size_t i = 0; i < k; i++) {
 		w->tag[ent->gd + i] = old[i];
+		w->busy[ent->gd + i] = oldb[i];
+	}
 	free(old);
+	free(oldb);
 	return true;
 }
 

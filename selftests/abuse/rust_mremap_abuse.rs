@@ -11,6 +11,7 @@
 //! checks are all that stand between it and a page table.
 
 use kernel::{
+    alloc::KVVec,
     fs::File,
     ioctl::_IOWR,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
@@ -89,6 +90,11 @@ const OP_PTES_RUN: u32 = 9;
 const OP_RUN_REFILL: u32 = 10;
 /// As `OP_RUN_REFILL` with `(c, d + e, e)` as the second range, which refills nothing.
 const OP_RUN_TWO: u32 = 11;
+/// `MovePair::move_ptes_run()` of the `e` one-page ranges `(b + i, d + i)` (VMAs of `a` and
+/// `c`), under one invalidation of all the sources, the destinations' page tables allocated
+/// first: `ranges << 32 | holds` (the run must end its hold of the rmap lock on its own, however
+/// many ranges, populated or not).
+const OP_RUN_MANY: u32 = 13;
 /// `MovePair::new_with_userfaultfd()` over the VMAs of `a` and `c` (one page each), with the
 /// userfaultfd `e` if `d` is 1, with none if `d` is 0: 0 if the pair was made.
 const OP_PAIR_UFFD: u32 = 12;
@@ -214,6 +220,24 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
             pair.dst_pmd_alloc(d)?.pte_alloc()?;
             pair.with_invalidation(start, end, |pair, inv| {
                 let (run, res) = pair.move_ptes_run(inv, &[(b, d, e), second]);
+                ranges_holds(run, res)
+            })
+        }
+        OP_RUN_MANY => {
+            let len = e.checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
+            let mut pair = MovePair::new(&mut guard, a, c, PAGE_SIZE)?;
+            let mut ranges = KVVec::with_capacity(e, GFP_KERNEL)?;
+            for i in 0..e {
+                let off = i * PAGE_SIZE;
+                ranges.push((b + off, d + off, PAGE_SIZE), GFP_KERNEL)?;
+            }
+            let mut t = pmd_align_down(d);
+            while t < d + len {
+                pair.dst_pmd_alloc(t.max(d))?.pte_alloc()?;
+                t += PMD_SIZE;
+            }
+            pair.with_invalidation(b, b + len, |pair, inv| {
+                let (run, res) = pair.move_ptes_run(inv, &ranges);
                 ranges_holds(run, res)
             })
         }
