@@ -310,14 +310,18 @@ static inline bool rm_write_full(int fd, const void *buf, size_t len)
 	return true;
 }
 
-/* AnonHugePages (kB) of the VMA starting at @start (/proc/self/smaps), or -1. */
-static inline long rm_anon_huge_kb(const void *start)
+/*
+ * The number after @field ("AnonHugePages:", "THPeligible:") in the /proc/self/smaps
+ * block of the VMA starting at @start, or -1 if there is none.
+ */
+static inline long rm_smaps_field(const void *start, const char *field)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");
+	size_t n = strlen(field);
 	unsigned long s, e;
 	bool here = false;
 	char line[512];
-	long kb = -1;
+	long v = -1;
 
 	if (!f)
 		return -1;
@@ -326,13 +330,19 @@ static inline long rm_anon_huge_kb(const void *start)
 			if (here)
 				break;
 			here = s == (uintptr_t)start;
-		} else if (here && !strncmp(line, "AnonHugePages:", 14)) {
-			kb = strtol(line + 14, NULL, 10);
+		} else if (here && !strncmp(line, field, n)) {
+			v = strtol(line + n, NULL, 10);
 			break;
 		}
 	}
 	fclose(f);
-	return kb;
+	return v;
+}
+
+/* AnonHugePages (kB) of the VMA starting at @start (/proc/self/smaps), or -1. */
+static inline long rm_anon_huge_kb(const void *start)
+{
+	return rm_smaps_field(start, "AnonHugePages:");
 }
 
 /* Whether the kernel has transparent huge pages at all (CONFIG_TRANSPARENT_HUGEPAGE). */

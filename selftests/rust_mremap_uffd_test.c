@@ -134,26 +134,7 @@ static long populated(const void *p, size_t len)
  */
 static int thp_eligible(const void *start)
 {
-	FILE *f = fopen("/proc/self/smaps", "re");
-	unsigned long s, e;
-	bool here = false;
-	char line[512];
-	int v = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &s, &e) == 2) {
-			if (here)
-				break;
-			here = s == (uintptr_t)start;
-		} else if (here && !strncmp(line, "THPeligible:", 12)) {
-			v = (int)strtol(line + 12, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return v;
+	return (int)rm_smaps_field(start, "THPeligible:");
 }
 
 /* --------------------------------------------------------- userfaultfd */
