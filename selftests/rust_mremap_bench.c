@@ -538,8 +538,7 @@ struct coll {
 	size_t chunk;
 	size_t n;			/* chunks that move: len / (2 * chunk) */
 	struct rust_mremap_vec *vec;	/* n entries: chunk 2i of from-space to chunk i */
-	size_t per_pmd;			/* 0: packed densely; else this many chunks at the
-					 * start of each 2 MiB of the to-space (lock row) */
+	size_t per_pmd;			/* 0: dense; else chunks per 2 MiB (lock row) */
 };
 
 /* Where chunk @i of @c lands in the to-space @to. */
