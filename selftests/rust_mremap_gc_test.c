@@ -560,18 +560,9 @@ static void counters_expect(struct rust_mremap_movev *w)
 static bool counters_are(const char *what, const struct rust_mremap_movev *m,
 			 const struct rust_mremap_movev *w)
 {
-	if (m->pmd_moves == w->pmd_moves && m->pte_moves == w->pte_moves &&
-	    m->huge_pmd_moves == w->huge_pmd_moves && m->pud_moves == w->pud_moves &&
-	    m->folios_relocated == w->folios_relocated)
-		return true;
-	ksft_print_msg(
-		"%s: pmd_moves %llu pte_moves %llu huge_pmd_moves %llu pud_moves %llu folios_relocated %llu, expected %llu %llu %llu %llu %llu\n",
-		what, (unsigned long long)m->pmd_moves, (unsigned long long)m->pte_moves,
-		(unsigned long long)m->huge_pmd_moves, (unsigned long long)m->pud_moves,
-		(unsigned long long)m->folios_relocated, (unsigned long long)w->pmd_moves,
-		(unsigned long long)w->pte_moves, (unsigned long long)w->huge_pmd_moves,
-		(unsigned long long)w->pud_moves, (unsigned long long)w->folios_relocated);
-	return false;
+	struct rm_cnt got = rm_cnt_v(m), want = rm_cnt_v(w);
+
+	return rm_cnt_eq(what, &got, &want);
 }
 
 /*

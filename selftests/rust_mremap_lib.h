@@ -490,6 +490,37 @@ static inline uintptr_t rm_user_va_limit(void)
 	return (uintptr_t)1 << top;
 }
 
+/* ------------------------------------------------------------- counters */
+
+/* The five counters of a move or a vectored move, to compare and add up. */
+struct rm_cnt {
+	uint64_t pmd, pte, huge, pud, rel;
+};
+
+static inline struct rm_cnt rm_cnt_v(const struct rust_mremap_movev *m)
+{
+	struct rm_cnt c = { m->pmd_moves, m->pte_moves, m->huge_pmd_moves, m->pud_moves,
+			    m->folios_relocated };
+
+	return c;
+}
+
+static inline bool rm_cnt_eq(const char *what, const struct rm_cnt *got,
+			     const struct rm_cnt *want)
+{
+	if (got->pmd == want->pmd && got->pte == want->pte && got->huge == want->huge &&
+	    got->pud == want->pud && got->rel == want->rel)
+		return true;
+	ksft_print_msg(
+		"%s: counters pmd %llu pte %llu huge_pmd %llu pud %llu relocated %llu, expected %llu %llu %llu %llu %llu\n",
+		what, (unsigned long long)got->pmd, (unsigned long long)got->pte,
+		(unsigned long long)got->huge, (unsigned long long)got->pud,
+		(unsigned long long)got->rel, (unsigned long long)want->pmd,
+		(unsigned long long)want->pte, (unsigned long long)want->huge,
+		(unsigned long long)want->pud, (unsigned long long)want->rel);
+	return false;
+}
+
 /* ---------------------------------------------------------- userfaultfd */
 
 /*

@@ -141,48 +141,21 @@ static int pin_page(void *p, int *ring_out)
 
 /* ------------------------------------------------------------- counters */
 
-struct cnt {
-	uint64_t pmd, pte, huge, pud, rel;
-};
-
-static struct cnt cnt_v(const struct rust_mremap_movev *m)
+static struct rm_cnt cnt_m(const struct rust_mremap_move *m)
 {
-	struct cnt c = { m->pmd_moves, m->pte_moves, m->huge_pmd_moves, m->pud_moves,
-			 m->folios_relocated };
+	struct rm_cnt c = { m->pmd_moves, m->pte_moves, m->huge_pmd_moves, m->pud_moves,
+			    m->folios_relocated };
 
 	return c;
 }
 
-static struct cnt cnt_m(const struct rust_mremap_move *m)
-{
-	struct cnt c = { m->pmd_moves, m->pte_moves, m->huge_pmd_moves, m->pud_moves,
-			 m->folios_relocated };
-
-	return c;
-}
-
-static void cnt_add(struct cnt *a, const struct cnt *b)
+static void cnt_add(struct rm_cnt *a, const struct rm_cnt *b)
 {
 	a->pmd += b->pmd;
 	a->pte += b->pte;
 	a->huge += b->huge;
 	a->pud += b->pud;
 	a->rel += b->rel;
-}
-
-static bool cnt_eq(const char *what, const struct cnt *got, const struct cnt *want)
-{
-	if (got->pmd == want->pmd && got->pte == want->pte && got->huge == want->huge &&
-	    got->pud == want->pud && got->rel == want->rel)
-		return true;
-	ksft_print_msg(
-		"%s: counters pmd %llu pte %llu huge_pmd %llu pud %llu relocated %llu, expected %llu %llu %llu %llu %llu\n",
-		what, (unsigned long long)got->pmd, (unsigned long long)got->pte,
-		(unsigned long long)got->huge, (unsigned long long)got->pud,
-		(unsigned long long)got->rel, (unsigned long long)want->pmd,
-		(unsigned long long)want->pte, (unsigned long long)want->huge,
-		(unsigned long long)want->pud, (unsigned long long)want->rel);
-	return false;
 }
 
 /* ------------------------------------------------------ region placement */
@@ -540,16 +513,16 @@ static bool w_verify(struct world *w, const char *what)
 
 /* ------------------------------------------------------- expectations */
 
-static const struct cnt zero_cnt;
+static const struct rm_cnt zero_cnt;
 
 /*
  * The output of a call: @want (0 or -errno), done, moved, err_index
  * @ia or @ib, and the counters @c (unless NULL).
  */
 static bool chk_out(const char *what, int ret, const struct rust_mremap_movev *m, int want,
-		    uint32_t done, uint64_t moved, uint32_t ia, uint32_t ib, const struct cnt *c)
+		    uint32_t done, uint64_t moved, uint32_t ia, uint32_t ib, const struct rm_cnt *c)
 {
-	struct cnt got = cnt_v(m);
+	struct rm_cnt got = rm_cnt_v(m);
 	bool ok = true;
 
 	CHECK(ret == want, "%s: returned %d (%s), expected %d (%s)\n", what, ret, err_str(ret),
@@ -564,13 +537,13 @@ static bool chk_out(const char *what, int ret, const struct rust_mremap_movev *m
 		CHECK(m->err_index == ia || m->err_index == ib,
 		      "%s: err_index %u, expected %u or %u\n", what, m->err_index, ia, ib);
 	if (c)
-		ok &= cnt_eq(what, &got, c);
+		ok &= rm_cnt_eq(what, &got, c);
 	return ok;
 }
 
 /* A successful call (a dry run: done 0) with the counters @c. */
 static bool chk_ok(const char *what, int ret, const struct rust_mremap_movev *m,
-		   unsigned int count, bool dry, const struct cnt *c)
+		   unsigned int count, bool dry, const struct rm_cnt *c)
 {
 	return chk_out(what, ret, m, 0, dry ? 0 : count, 0, count, count, c);
 }
@@ -619,7 +592,7 @@ static bool expect_verr(const char *what, int fd, int pidfd, unsigned int flags,
  * the model says after the whole vector moved.
  */
 static bool move_all(const char *what, int fd, struct world *w, unsigned int flags,
-		     const struct rust_mremap_vec *v, unsigned int n, const struct cnt *want)
+		     const struct rust_mremap_vec *v, unsigned int n, const struct rm_cnt *want)
 {
 	struct rust_mremap_movev m;
 	char label[160];
@@ -753,7 +726,7 @@ static enum res t_bad_struct(int fd)
  */
 static enum res t_unknown_flag(int fd)
 {
-	struct cnt want = { .pte = NE * ch / ps, .rel = NE * ch / ps };
+	struct rm_cnt want = { .pte = NE * ch / ps, .rel = NE * ch / ps };
 	struct rust_mremap_movev m;
 	struct scene s;
 	int ret, uffd;
@@ -1419,7 +1392,7 @@ static enum res t_ebusy_last_fork_relocate(int fd)
  */
 static enum res t_ebusy_last_fork_by_rule(int fd)
 {
-	struct cnt want = { .pte = 4 * ch / ps, .rel = ch / ps };
+	struct rm_cnt want = { .pte = 4 * ch / ps, .rel = ch / ps };
 	struct rust_mremap_vec v[NE];
 	struct world w;
 	int a, b, c, go;
@@ -1470,7 +1443,7 @@ static enum res t_ebusy_last_fork_by_rule(int fd)
  */
 static enum res t_ebusy_pinned(int fd)
 {
-	struct cnt want = { .pte = NE * ch / ps };
+	struct rm_cnt want = { .pte = NE * ch / ps };
 	struct scene s;
 	int ring, ret;
 	bool ok;
@@ -1647,7 +1620,7 @@ static enum res t_count_max(int fd)
 {
 	static const unsigned int pop[] = { 0, 1, VMAX / 2, VMAX - 1 };
 	struct rust_mremap_vec *v = calloc(VMAX, sizeof(*v));
-	struct cnt want = { .pte = ARRAY_SIZE(pop) };
+	struct rm_cnt want = { .pte = ARRAY_SIZE(pop) };
 	struct world w;
 	int64_t t0;
 	int s, d;
@@ -1686,7 +1659,7 @@ static enum res t_count_max(int fd)
 static enum res dry_run_test(int fd, unsigned int flags)
 {
 	struct rust_mremap_vec v[4];
-	struct cnt sum = { 0 }, hand;
+	struct rm_cnt sum = { 0 }, hand;
 	struct world w;
 	int p, pb, q, qb, c, e, eb;
 	size_t ptab;
@@ -1719,7 +1692,7 @@ static enum res dry_run_test(int fd, unsigned int flags)
 	}
 	for (int i = 0; i < 4; i++) {
 		struct rust_mremap_move m;
-		struct cnt one;
+		struct rm_cnt one;
 		int ret = rm_move(fd, SELF, flags | DRY, (void *)(uintptr_t)v[i].src,
 				  (void *)(uintptr_t)v[i].dst, v[i].len, &m);
 
@@ -1734,7 +1707,7 @@ static enum res dry_run_test(int fd, unsigned int flags)
 	hand.huge = 0;
 	hand.pud = 0;
 	hand.rel = flags & RELOC ? ptab + 16 + 8 : 8;
-	ok &= cnt_eq("the sum of the single dry runs", &sum, &hand);
+	ok &= rm_cnt_eq("the sum of the single dry runs", &sum, &hand);
 	ok &= w_verify(&w, "after the single dry runs");
 	if (ok)
 		ok = move_all(flags & RELOC ? "relocating vector" : "vector", fd, &w, flags, v, 4,
@@ -1766,7 +1739,7 @@ static enum res t_dense_pack(int fd)
 	};
 	const size_t chunk = RM_KB(64);
 	struct rust_mremap_vec v[16];
-	struct cnt want = { .pte = 16 * chunk / ps, .rel = 16 * chunk / ps };
+	struct rm_cnt want = { .pte = 16 * chunk / ps, .rel = 16 * chunk / ps };
 	struct world w;
 	int a, b;
 	bool ok;
@@ -1795,7 +1768,7 @@ static enum res t_dense_pack(int fd)
 static enum res pmd_chunks_test(int fd, bool shared)
 {
 	struct rust_mremap_vec v[2];
-	struct cnt want = { .pmd = 2 };
+	struct rm_cnt want = { .pmd = 2 };
 	struct world w;
 	uint8_t *a, *b;
 	int ai, bi;
@@ -1847,7 +1820,7 @@ static enum res single_like_move_test(int fd, unsigned int flags)
 	struct rust_mremap_move m;
 	struct rust_mremap_vec v;
 	struct world w;
-	struct cnt want, one;
+	struct rm_cnt want, one;
 	int a, b, a2, b2, ret;
 	size_t tail, all;
 	bool ok = true;
@@ -1877,7 +1850,7 @@ static enum res single_like_move_test(int fd, unsigned int flags)
 	CHECK(ret == 0 && m.moved == len, "the single move: %s, moved %llu of %zu\n",
 	      err_str(ret), (unsigned long long)m.moved, len);
 	one = cnt_m(&m);
-	ok &= cnt_eq("the single move", &one, &want);
+	ok &= rm_cnt_eq("the single move", &one, &want);
 	ok &= w_move(&w, ua(wp(&w, a2)), ua(wp(&w, b2)), len);
 	ok &= w_verify(&w, "after the single move");
 	v = ent(wp(&w, a), wp(&w, b), len);
@@ -1904,7 +1877,7 @@ static enum res t_single_like_move_relocate(int fd)
  */
 static enum res t_two_sources_relocate(int fd)
 {
-	struct cnt want = { .pte = 16, .rel = 16 };
+	struct rm_cnt want = { .pte = 16, .rel = 16 };
 	struct rust_mremap_vec v[2];
 	struct world w;
 	int a, c, b;
@@ -1943,7 +1916,7 @@ static enum res t_two_sources_relocate(int fd)
  */
 static enum res t_downward_own_overlap(int fd)
 {
-	struct cnt want = { .pte = 12, .rel = 8 };
+	struct rm_cnt want = { .pte = 12, .rel = 8 };
 	struct rust_mremap_vec v[2];
 	struct world w;
 	int a, b, c;
@@ -1973,7 +1946,7 @@ static enum res t_downward_own_overlap(int fd)
  */
 static enum res t_mixed_empty_populated(int fd)
 {
-	struct cnt want = { .pte = 8 + 3 + 2 };
+	struct rm_cnt want = { .pte = 8 + 3 + 2 };
 	struct rust_mremap_vec v[5];
 	struct world w;
 	int a, b, e, eb;
@@ -2007,7 +1980,7 @@ static enum res t_mixed_empty_populated(int fd)
  */
 static enum res t_counters_summed(int fd)
 {
-	struct cnt want = { .pmd = 1, .pte = 16, .huge = 1 }, sum = { 0 };
+	struct rm_cnt want = { .pmd = 1, .pte = 16, .huge = 1 }, sum = { 0 };
 	struct rust_mremap_vec v[3];
 	struct world w;
 	int t, tb, p, pb, q, qb;
@@ -2040,7 +2013,7 @@ static enum res t_counters_summed(int fd)
 	v[2] = ent(wp(&w, q), wp(&w, qb), 16 * ps);
 	for (int i = 0; ok && i < 3; i++) {
 		struct rust_mremap_move m;
-		struct cnt one;
+		struct rm_cnt one;
 		int ret = rm_move(fd, SELF, DRY, (void *)(uintptr_t)v[i].src,
 				  (void *)(uintptr_t)v[i].dst, v[i].len, &m);
 
@@ -2049,7 +2022,7 @@ static enum res t_counters_summed(int fd)
 		cnt_add(&sum, &one);
 	}
 	if (ok)
-		ok = cnt_eq("the sum of the single dry runs", &sum, &want);
+		ok = rm_cnt_eq("the sum of the single dry runs", &sum, &want);
 	if (ok)
 		ok = move_all("a THP, a table and 16 pages", fd, &w, 0, v, 3, &want);
 	CHECK(!ok || rm_anon_huge_kb(wp(&w, tb)) >= 2048,
@@ -2113,7 +2086,7 @@ static const char *fn_check(struct world *w, const struct rust_mremap_vec *v, in
 			    const struct rust_mremap_movev *m, bool share)
 {
 	uint64_t pages, done, moved;
-	struct cnt got = cnt_v(m);
+	struct rm_cnt got = rm_cnt_v(m);
 
 	if (ret && ret != -ENOMEM)
 		return "an injected failure gave another errno than ENOMEM";
@@ -2371,7 +2344,7 @@ static bool fs_trial(int fd, int64_t *delay, int *landed)
 	uint64_t *es = NULL, *ed = NULL;
 	uint8_t *src = NULL, *dst = NULL;
 	struct rust_mremap_movev m;
-	struct cnt want = { .pte = n };
+	struct rm_cnt want = { .pte = n };
 	struct fs_result res;
 	bool ok = true, have_res;
 	int64_t t0, t_dry;
