@@ -11,9 +11,10 @@
 //!
 //! Every entry is checked and planned before anything moves, so an error found up front
 //! (`EINVAL`, `EFAULT`, `EPERM`, `EOPNOTSUPP`, `EAGAIN`, `EEXIST`, `EBUSY`) moves nothing, in
-//! whichever entry it is. For that, each entry's plan must hold when its turn comes, after the
-//! entries before it have moved, and it does, because no entry can change what another one
-//! reads:
+//! whichever entry it is. (`RUST_MREMAP_PARTIAL` leaves out the plan of relocating sources, and
+//! with it the up-front `EBUSY`: `UFFDIO_MOVE`'s contract, for callers that retry.) For that,
+//! each entry's plan must hold when its turn comes, after the entries before it have moved, and
+//! it does, because no entry can change what another one reads:
 //!
 //! - Entries do not overlap one another, on either side or across sides ([`find_overlap`]):
 //!   no entry's source entries or destination slots are another's. (An entry's own source and
@@ -27,7 +28,8 @@
 //!   VMA that is the destination of any entry relocates, since that VMA may gain folios or an
 //!   identity before its turn.
 //!
-//! A move that stops part-way (a pin GUP-fast took after the plan, `ENOMEM`, a fatal signal,
+//! A move that stops part-way (a pin GUP-fast took after the plan, under `RUST_MREMAP_PARTIAL`
+//! an entry that cannot move, `ENOMEM`, a fatal signal,
 //! the retry limit) stops in one entry: the entries before it moved whole, the first `moved`
 //! bytes of it moved, nothing after it. Threads waiting on a userfaultfd fault in a destination
 //! are woken for what moved, entry by entry, as `UFFDIO_MOVE` wakes them, unless
@@ -42,8 +44,10 @@ use kernel::{
     prelude::*,
 };
 
-use crate::abi::{DONTWAKE, DRY_RUN, RELOCATE, UFFD};
-use crate::mover::{check_range, pmd_extent, target_mm, Counters, MoveControl, Range, Scratch};
+use crate::abi::{DONTWAKE, DRY_RUN, PARTIAL, RELOCATE, UFFD};
+use crate::mover::{
+    check_range, pmd_extent, target_mm, Counters, DstSeen, MoveControl, Range, Scratch,
+};
 
 /// An entry as user space wrote it, before [`check_range`].
 #[derive(Clone, Copy)]
@@ -162,16 +166,22 @@ pub(crate) fn move_entries(
 
     // 4. Each entry's plan: a populated destination (EEXIST), and for a relocating entry an entry
     //    that cannot move (EBUSY), before anything moves. A dry run counts every entry and stops.
+    //    Under `RUST_MREMAP_PARTIAL` (never with a dry run) a relocating entry is not planned:
+    //    what cannot move stops the move where it is met, as `UFFDIO_MOVE` does, and the walk
+    //    reports how far it got.
     let dry_run = flags & DRY_RUN != 0;
+    let plan_sources = flags & PARTIAL == 0;
     let mut planned = Counters::default();
+    // Every VMA of the batch is write-locked (step 3), and nothing moves before step 5.
+    let mut seen = DstSeen::for_plans();
     for_each_on_pairs(&mut guard, uffd, &ranges, out, |pair, j, r| {
         let mut pmc = MoveControl::new(*r, flags, sharing[j]);
         // A sharing move moves every entry: only a populated destination can refuse it, and
         // walking the range twice would cost as much as the move itself.
-        if dry_run || !sharing[j] {
-            planned.add(&pmc.plan(pair)?);
+        if dry_run || (!sharing[j] && plan_sources) {
+            planned.add(&pmc.plan(pair, &mut seen)?);
         } else {
-            pmc.check_dst_empty(pair)?;
+            pmc.check_dst_empty(pair, &mut seen)?;
         }
         Ok(())
     })?;
@@ -407,6 +417,9 @@ struct Span {
 /// earlier ranges of other entries lies above its start, which the two latest ends of distinct
 /// entries seen so far tell.
 fn find_overlap(ranges: &[Range]) -> Result<Option<usize>> {
+    if let Some(found) = find_overlap_sorted(ranges) {
+        return Ok(found);
+    }
     let mut spans = KVVec::with_capacity(2 * ranges.len(), GFP_KERNEL)?;
     for (entry, r) in ranges.iter().enumerate() {
         for start in [r.src, r.dst] {
@@ -453,6 +466,44 @@ fn find_overlap(ranges: &[Range]) -> Result<Option<usize>> {
         }
     }
     Ok(None)
+}
+
+/// [`find_overlap`] without a sort, for the collector's vector: sources in ascending order, and
+/// destinations too. Then no two sources and no two destinations overlap if each starts at or
+/// after the end of the one before, and a source and a destination of two entries overlap if
+/// and only if they do in the merge of the two sorted lists, where one of them ends after the
+/// other, of the other list, that starts next begins. `None` if the input is not sorted so: the
+/// caller sorts.
+fn find_overlap_sorted(ranges: &[Range]) -> Option<Option<usize>> {
+    let sorted = |key: fn(&Range) -> usize| ranges.windows(2).all(|w| key(&w[0]) <= key(&w[1]));
+    if !sorted(|r| r.src) || !sorted(|r| r.dst) {
+        return None;
+    }
+    // Within one side: each range starts at or after the end of the one before.
+    for (i, w) in ranges.windows(2).enumerate() {
+        if w[1].src < w[0].src + w[0].len || w[1].dst < w[0].dst + w[0].len {
+            return Some(Some(i + 1));
+        }
+    }
+    // Across sides: walk both lists in start order; a range of one list overlaps one of the
+    // other if the other's range that starts at or after it starts before it ends, or the one
+    // that started before it ends after it starts. Neighbours in the merged order suffice, as
+    // each list is disjoint and sorted. An entry's own two ranges may overlap.
+    let (mut i, mut j) = (0, 0);
+    while i < ranges.len() && j < ranges.len() {
+        let (s, d) = (&ranges[i], &ranges[j]);
+        let (s_end, d_end) = (s.src + s.len, d.dst + d.len);
+        if i != j && s.src < d_end && d.dst < s_end {
+            return Some(Some(i.max(j)));
+        }
+        // Advance the list whose range ends first: it cannot meet any later range of the other.
+        if s_end <= d_end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    Some(None)
 }
 
 /// Decides up front which entries share rmap identity, so that no entry's move changes what

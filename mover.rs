@@ -19,13 +19,14 @@
 //!    a populated destination (`EEXIST`) or an entry that cannot move (`EBUSY`) before anything
 //!    moves, and to count what the move will do (`RUST_MREMAP_DRY_RUN` stops here). A sharing
 //!    move, which moves every entry, only checks the destination
-//!    ([`MoveControl::check_dst_empty`]). Then, if need be, the destination adopts the source's
-//!    rmap identity.
+//!    ([`MoveControl::check_dst_empty`]), and so does a relocating one under
+//!    `RUST_MREMAP_PARTIAL`. Then, if need be, the destination adopts the source's rmap identity.
 //! 3. [`MoveControl::execute`]: the walk itself, on a `MovePair` (relocating) or a `SharedPair`
 //!    (sharing, after `MovePair::share`), inside one mmu-notifier invalidation that every move
-//!    takes as its proof. Races the plan cannot see (a pin taken by GUP-fast meanwhile) and a
-//!    fatal signal stop it part-way, and [`MoveControl::progress`] then says exactly how far it
-//!    got.
+//!    takes as its proof. Races the plan cannot see (a pin taken by GUP-fast meanwhile), what an
+//!    unplanned move meets that cannot move, and a fatal signal stop it part-way, at the entry
+//!    concerned (a table that cannot move whole goes entry by entry up to it), and
+//!    [`MoveControl::progress`] then says exactly how far it got.
 //!
 //! Plan and move decide each extent by the same [`decide`] (and [`decide_pud`] for 1 GiB windows
 //! of a sharing move). The walk realigns its start down to a PMD boundary exactly as mainline's
@@ -314,8 +315,12 @@ impl MoveControl {
 
     /// Walks the move without changing anything: fails with `EEXIST` or `EBUSY` where the move
     /// would, and counts what it would do.
-    pub(crate) fn plan<M>(&mut self, pair: &MovePair<'_, M>) -> Result<Counters> {
-        self.check_dst_empty(pair)?;
+    pub(crate) fn plan<M>(
+        &mut self,
+        pair: &MovePair<'_, M>,
+        seen: &mut DstSeen,
+    ) -> Result<Counters> {
+        self.check_dst_empty(pair, seen)?;
 
         let start = (self.old_addr, self.new_addr);
         self.try_realign_addr(pair);
@@ -465,7 +470,8 @@ impl MoveControl {
     }
 
     /// `EEXIST` if the destination maps anything, outside the part that overlaps the source.
-    pub(crate) fn check_dst_empty<M>(&self, pair: &MovePair<'_, M>) -> Result {
+    /// `seen` carries what an earlier check of the same batch found (see [`DstSeen`]).
+    pub(crate) fn check_dst_empty<M>(&self, pair: &MovePair<'_, M>, seen: &mut DstSeen) -> Result {
         let (src, dst) = (self.orig_old_addr(), self.orig_new_addr());
         let dst_end = dst + self.len_in;
         let end = if dst < src && src < dst_end {
@@ -473,6 +479,9 @@ impl MoveControl {
         } else {
             dst_end
         };
+        if seen.covers(dst, end) {
+            return Ok(());
+        }
         let mut addr = dst;
         while addr < end {
             // A whole 1 GiB with no PMD table (a fresh destination) is passed over at once.
@@ -488,17 +497,20 @@ impl MoveControl {
             while addr < pud_next {
                 yield_or_stop()?;
                 let next = (pmd_align_down(addr) + PMD_SIZE).min(pud_next);
-                if let Some(pmd) = pair.dst_pmd(addr)? {
-                    match pmd.kind() {
-                        PmdKind::None => {}
-                        PmdKind::Table => {
-                            let n = (next - addr) / PAGE_SIZE;
-                            if pmd.scan(pair.dst(), addr, n)?.entries != 0 {
-                                return Err(EEXIST);
-                            }
+                let Some(pmd) = pair.dst_pmd(addr)? else {
+                    seen.no_table(addr);
+                    addr = next;
+                    continue;
+                };
+                match pmd.kind() {
+                    PmdKind::None => seen.no_table(addr),
+                    PmdKind::Table => {
+                        let n = (next - addr) / PAGE_SIZE;
+                        if pmd.scan(pair.dst(), addr, n)?.entries != 0 {
+                            return Err(EEXIST);
                         }
-                        PmdKind::Huge | PmdKind::Other | PmdKind::Special => return Err(EEXIST),
                     }
+                    PmdKind::Huge | PmdKind::Other | PmdKind::Special => return Err(EEXIST),
                 }
                 addr = next;
             }
@@ -692,16 +704,38 @@ impl MoveControl {
                 };
             }
             Action::Split => {
+                // A relocating move cannot take a THP that is shared or maybe pinned: refused
+                // before the split changes the source's layout, as `move_pages()` tests
+                // `PageAnonExclusive()` under the PMD lock before it splits. (A planned move
+                // refused it up front; under `RUST_MREMAP_PARTIAL` the walk is the first to look.)
+                // A THP under migration (`Other`) is split without a look, as `move_pages()`
+                // splits one; waiting for the migration first would need a PMD-level wait.
+                if !self.shared && kind == PmdKind::Huge {
+                    match src.scan(pair.src(), s, 1) {
+                        Ok(r) if r.busy => return Err(EBUSY),
+                        Ok(_) => {}
+                        Err(e) if e == EAGAIN => return Ok(Step::Again),
+                        Err(e) => return Err(e),
+                    }
+                }
                 src.split_huge(pair.src(), s)?;
                 return Ok(Step::Again);
             }
-            Action::Table => {
-                if let Some(relocated) = pair.table(inv, &src, &dst, scratch.get()?)? {
+            Action::Table => match pair.table(inv, &src, &dst, scratch.get()?) {
+                Ok(Some(relocated)) => {
                     c.pmd_moves += 1;
                     c.folios_relocated += relocated as u64;
                     return Ok(Step::Done);
                 }
-            }
+                // It cannot move whole now: entry by entry, below.
+                Ok(None) => {}
+                // An entry of the table cannot move (under `RUST_MREMAP_PARTIAL`, or a pin that
+                // appeared after the plan): the table is back in place, and the entries before the
+                // blocker move one by one, below, so that the move stops exactly at it, as
+                // `UFFDIO_MOVE` does, not at the table's start.
+                Err(e) if e == EBUSY => {}
+                Err(e) => return Err(e),
+            },
             Action::Ptes => {}
         }
 
@@ -754,6 +788,38 @@ impl MoveControl {
         let delta = addr - self.old_addr;
         self.old_addr = addr;
         self.new_addr += delta;
+    }
+}
+
+/// The destination PMD slot the last [`MoveControl::check_dst_empty`] of a batch found without a
+/// page table, so that the next entries into the same slot (a collector packs a hundred small
+/// chunks into one) are not looked up again.
+///
+/// What it records is weaker than "the slot has no table": a fault in another VMA that shares
+/// the slot (per-VMA locks, which the mmap write lock does not stop) or the monitor's
+/// `UFFDIO_COPY` there may give it one meanwhile. What holds, and all `check_dst_empty` needs, is
+/// that no entry appears in the part of the slot that lies in a VMA write-locked before the slot
+/// was looked at: every destination the batch checks lies in such a VMA (step 3 write-locks all of
+/// them before any check), and nothing moves while the batch plans. So it must not serve as
+/// `dst_none` for a move, nor outlive the plans of the batch that made it ([`DstSeen::for_plans`]).
+pub(crate) struct DstSeen(Option<usize>);
+
+impl DstSeen {
+    /// A record for the plans of one batch, which must have write-locked every VMA it touches,
+    /// and must drop it before anything moves.
+    pub(crate) fn for_plans() -> Self {
+        Self(None)
+    }
+
+    /// Records that the PMD slot of `addr` has no page table.
+    fn no_table(&mut self, addr: usize) {
+        self.0 = Some(pmd_align_down(addr));
+    }
+
+    /// Whether `[start, end)` lies in the slot known to have no page table.
+    fn covers(&self, start: usize, end: usize) -> bool {
+        self.0
+            .is_some_and(|base| start >= base && end <= base + PMD_SIZE)
     }
 }
 

@@ -36,8 +36,8 @@ mod batch;
 mod mover;
 
 use abi::{
-    MoveArgs, MoveVecArgs, VersionInfo, FLAGS_ALL, RUST_MREMAP_IOC_MOVE, RUST_MREMAP_IOC_MOVEV,
-    RUST_MREMAP_IOC_VERSION, UFFD, VEC_ENTRY_SIZE, VEC_MAX,
+    MoveArgs, MoveVecArgs, VersionInfo, DRY_RUN, FLAGS_ALL, PARTIAL, RUST_MREMAP_IOC_MOVE,
+    RUST_MREMAP_IOC_MOVEV, RUST_MREMAP_IOC_VERSION, UFFD, VEC_ENTRY_SIZE, VEC_MAX,
 };
 use batch::{Outcome, RawEntry};
 
@@ -124,9 +124,13 @@ macro_rules! set_counters {
     }};
 }
 
-/// Whether `uffd` is set without `RUST_MREMAP_UFFD`: it must be 0 then, as a reserved field.
-fn stray_uffd(flags: u32, uffd: i32) -> bool {
-    flags & UFFD == 0 && uffd != 0
+/// Whether `flags` and `uffd` are refused whatever the entries (`EINVAL`): an unknown flag,
+/// `uffd` set without `RUST_MREMAP_UFFD` (it must be 0 then, as a reserved field), or a dry run
+/// of a move that is not planned (`RUST_MREMAP_PARTIAL`: a dry run is the plan).
+fn bad_flags(flags: u32, uffd: i32) -> bool {
+    flags & !FLAGS_ALL != 0
+        || (flags & UFFD == 0 && uffd != 0)
+        || (flags & DRY_RUN != 0 && flags & PARTIAL != 0)
 }
 
 /// `RUST_MREMAP_IOC_MOVE`: a batch of one entry. Fills `args.moved` and the counters, also on
@@ -138,10 +142,9 @@ fn move_one(args: &mut MoveArgs) -> Result {
         len: args.len,
     };
     let mut out = Outcome::new(1);
-    let res = if args.flags & !FLAGS_ALL != 0
+    let res = if bad_flags(args.flags, args.uffd)
         || args.reserved0 != 0
         || args.reserved.iter().any(|&r| r != 0)
-        || stray_uffd(args.flags, args.uffd)
     {
         Err(EINVAL)
     } else {
@@ -176,8 +179,7 @@ fn move_vec(args: &mut MoveVecArgs) -> Result {
 /// `VEC_ENTRY_SIZE` bytes: 1.5 MiB, hence a `KVVec`.
 fn read_entries(args: &MoveVecArgs) -> Result<KVVec<RawEntry>> {
     let count = args.count as usize;
-    if args.flags & !FLAGS_ALL != 0
-        || stray_uffd(args.flags, args.uffd)
+    if bad_flags(args.flags, args.uffd)
         || args.reserved.iter().any(|&r| r != 0)
         || count == 0
         || count > VEC_MAX as usize

@@ -324,7 +324,8 @@ static enum res t_unknown_cmd(int fd)
 }
 
 /*
- * Bits 5 and 31 are unknown: EINVAL.  Bit 4 is RUST_MREMAP_UFFD since ABI 4:
+ * The lowest unknown bit (bit 6 since ABI 5) and bit 31: EINVAL.  Bit 4 is
+ * RUST_MREMAP_UFFD since ABI 4:
  * with it, uffd 0 (stdin, no userfaultfd) is refused as a bad fd, EBADF, not
  * as an unknown flag.
  */
@@ -336,7 +337,8 @@ static enum res t_unknown_flag(int fd)
 
 	if (!pair_map(&pr, small, small, ps))
 		return R_FAIL;
-	ok = expect_errno("flag bit 5", fd, SELF, 1U << 5, pr.src, pr.dst, small, EINVAL);
+	ok = expect_errno("lowest unknown flag bit", fd, SELF, RM_FLAG_FIRST_UNKNOWN, pr.src,
+			  pr.dst, small, EINVAL);
 	ok &= expect_errno("flag bit 31", fd, SELF, 1U << 31, pr.src, pr.dst, small, EINVAL);
 	memset(&m, 0, sizeof(m));
 	m.pidfd = SELF;
@@ -1924,8 +1926,9 @@ static long ns_since(const struct timespec *t0)
  * tables) while another thread registers the last source page as an
  * io_uring buffer after a delay.  GUP-fast needs no mmap lock, so the pin
  * lands while the move runs; the table holding that page is checked for
- * pins when its turn comes and the move stops there: EBUSY, part-way,
- * with exactly the tables before it at the destination.  The delay is
+ * pins when its turn comes, cannot move whole, and moves entry by entry up
+ * to the pinned page: EBUSY, part-way, with exactly everything before that
+ * page at the destination.  The delay is
  * swept until a pin lands mid-move; every trial's result must be exact.
  */
 #define PD_LEN	RM_MB(64)
@@ -1993,16 +1996,19 @@ static enum res t_pin_during_move(int fd)
 			pd.delay_us, move_us, ret ? strerror(-ret) : "success", moved >> 10,
 			PD_LEN >> 10, pd.registered ? "held" : "failed");
 		if (ret == -EBUSY && moved) {
-			/* Stopped at the pinned page's table: the tables before it moved. */
+			/*
+			 * Stopped exactly at the pinned page (the last): a table
+			 * that cannot move whole goes entry by entry up to it.
+			 */
 			partway = true;
-			CHECK(moved >= PD_LEN - RM_PMD && moved < PD_LEN,
-			      "moved %zu, expected the tables before the pinned page's\n", moved);
+			CHECK(moved == PD_LEN - ps,
+			      "moved %zu, expected everything before the pinned page\n", moved);
 			/* The pinned page did not move. */
 			ok &= rm_chk_pat("the pinned source page", pd.page, ps, pr.seed,
 					 PD_LEN - ps);
 		} else {
+			/* Success, or EBUSY with nothing moved (the pin came before the move). */
 			CHECK(ret == 0 || ret == -EBUSY, "unexpected result %d\n", ret);
-			CHECK(ret != -EBUSY || moved == 0, "EBUSY, moved %zu\n", moved);
 		}
 		CHECK(moved <= PD_LEN && !(moved % ps), "bogus moved %zu\n", moved);
 		if (ok && moved + ps <= PD_LEN) {
@@ -2025,7 +2031,8 @@ static enum res t_pin_during_move(int fd)
 
 /*
  * A relocating move never moves a pinned page, whenever the pin lands: a
- * pin taken before a page's table is checked is refused there; one taken
+ * pin taken before a page's table is checked is refused there (the table
+ * then moves entry by entry up to the pinned page, which stays); one taken
  * between that check and the clear of the table must be seen by the check
  * after the clear (GUP-fast needs no mmap lock); one taken after the clear
  * finds no entry at src and waits for the move.  So after a move that
@@ -2097,10 +2104,24 @@ static enum res t_pin_race(int fd)
 		pthread_join(th, NULL);
 		trials++;
 		if (ret == -EBUSY) {
+			size_t off = (size_t)(pr_pin.page - pr.src);
+
 			refused++;
-			CHECK(m.moved == 0, "EBUSY, but moved %llu of one table\n",
-			      (unsigned long long)m.moved);
-			ok &= rm_chk_pat("src after EBUSY", pr.src, RM_PMD, pr.seed, 0);
+			/*
+			 * Refused before anything moved (the plan saw the pin),
+			 * or the table could not move whole and moved entry by
+			 * entry up to the pinned page: exactly the bytes before it.
+			 */
+			CHECK(m.moved == 0 || m.moved == off,
+			      "EBUSY, but moved %llu of one table (the pinned page at %zu)\n",
+			      (unsigned long long)m.moved, off);
+			if (m.moved == 0 || m.moved == off) {
+				if (m.moved)
+					ok &= rm_chk_pat("dst before the pinned page", pr.dst,
+							 m.moved, pr.seed, 0);
+				ok &= rm_chk_pat("src from the pinned page on", pr.src + m.moved,
+						 RM_PMD - m.moved, pr.seed, m.moved);
+			}
 		} else if (ret == 0 && pr_pin.registered) {
 			moved_then_pinned++;
 			dret = rm_move(fd, SELF, RUST_MREMAP_RELOCATE | RUST_MREMAP_DRY_RUN, pr.dst,

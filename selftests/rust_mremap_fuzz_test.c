@@ -735,7 +735,9 @@ static void vec_build(const struct op *o, struct vcall *c)
 			c->keep = (int)k;
 			break;
 		case VB_FLAGS:
-			c->hdr.flags |= 1U << (5 + w_below(&s, 27));
+			/* Any bit from the lowest unknown one up. */
+			c->hdr.flags |= RM_FLAG_FIRST_UNKNOWN <<
+				w_below(&s, (size_t)__builtin_clz(RM_FLAG_FIRST_UNKNOWN) + 1);
 			break;
 		case VB_COUNT:
 			c->hdr.count = RUST_MREMAP_VEC_MAX + 1;

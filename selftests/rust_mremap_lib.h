@@ -52,6 +52,8 @@
 #endif
 
 #define RM_DEV		"/dev/rust_mremap"
+/* The lowest flag bit the module does not know (EINVAL), whatever the ABI version. */
+#define RM_FLAG_FIRST_UNKNOWN	(~RUST_MREMAP_FLAGS_ALL & (RUST_MREMAP_FLAGS_ALL + 1))
 #define RM_KB(k)	((size_t)(k) << 10)
 #define RM_MB(m)	((size_t)(m) << 20)
 #define RM_GB(g)	((size_t)(g) << 30)

@@ -54,6 +54,7 @@
 #define SELF		RUST_MREMAP_PIDFD_SELF
 #define RW		(PROT_READ | PROT_WRITE)
 #define DRY		RUST_MREMAP_DRY_RUN
+#define PARTIAL		RUST_MREMAP_PARTIAL
 #define RELOC		RUST_MREMAP_RELOCATE
 #define VMAX		RUST_MREMAP_VEC_MAX
 #define YAMA_SCOPE	"/proc/sys/kernel/yama/ptrace_scope"
@@ -720,9 +721,10 @@ static enum res t_bad_struct(int fd)
 }
 
 /*
- * Bits 5 and 31 are unknown: EINVAL.  Every known bit (DONTWAKE, bit 3,
- * since ABI 3; UFFD, bit 4, since ABI 4, with a userfaultfd in uffd) is
- * accepted: a dry run with all of them succeeds.
+ * The lowest unknown bit (bit 6 since ABI 5) and bit 31: EINVAL.  Every
+ * known bit (DONTWAKE, bit 3, since ABI 3; UFFD, bit 4, since ABI 4, with a
+ * userfaultfd in uffd) but PARTIAL (bit 5, ABI 5, which a dry run does not
+ * take) is accepted: a dry run with all of them succeeds.
  */
 static enum res t_unknown_flag(int fd)
 {
@@ -741,18 +743,21 @@ static enum res t_unknown_flag(int fd)
 		return R_FAIL;
 	}
 	ok = w_snap(&s.w);
-	ok = ok && expect_verr("flag bit 5", fd, SELF, 1U << 5, s.v, NE, EINVAL, NE, NE);
+	ok = ok && expect_verr("lowest unknown flag bit", fd, SELF, RM_FLAG_FIRST_UNKNOWN, s.v, NE,
+			       EINVAL, NE, NE);
 	ok = ok && expect_verr("flag bit 31", fd, SELF, 1U << 31, s.v, NE, EINVAL, NE, NE);
 	if (ok) {
 		memset(&m, 0, sizeof(m));
 		m.pidfd = SELF;
-		m.flags = RUST_MREMAP_FLAGS_ALL;
+		/* But RUST_MREMAP_PARTIAL, which a dry run does not take (t_partial_dry_run). */
+		m.flags = RUST_MREMAP_FLAGS_ALL & ~RUST_MREMAP_PARTIAL;
 		m.vec = ua(s.v);
 		m.count = NE;
 		m.uffd = uffd;
 		rm_poison_outv(&m);
 		ret = ioctl(fd, RUST_MREMAP_IOC_MOVEV, &m) ? -errno : 0;
-		ok = chk_ok("every known flag (a relocating dry run)", ret, &m, NE, true, &want);
+		ok = chk_ok("every known flag but PARTIAL (a relocating dry run)", ret, &m, NE,
+			    true, &want);
 	}
 	close(uffd);
 	ok &= w_verify(&s.w, "after unknown flags");
@@ -1080,9 +1085,19 @@ static enum res t_arg_dst_beyond(int fd)
 
 /* ------------------------------------------ 5: overlaps between entries */
 
-enum ovl { O_SRC_SRC, O_DST_DST, O_DST_ON_EARLIER_SRC, O_DST_ON_LATER_SRC, O_SAME, O_FIRST_LAST };
+enum ovl {
+	O_SRC_SRC, O_DST_DST, O_DST_ON_EARLIER_SRC, O_DST_ON_LATER_SRC, O_SAME, O_FIRST_LAST,
+	O_CROSS_SORTED,
+};
 
-/* Two entries overlap (each valid alone): EINVAL at either of them. */
+/*
+ * Two entries overlap (each valid alone): EINVAL at either of them.  Each
+ * case runs twice: as built, and with the entries in reverse order.  The
+ * module checks a vector whose sources and destinations both ascend (as a
+ * collector's do) without sorting it, and sorts any other: a reversed
+ * vector is never sorted, and O_CROSS_SORTED is a cross-side overlap in a
+ * vector that is.
+ */
 static enum res overlap_test(int fd, enum ovl which)
 {
 	static const char *const names[] = {
@@ -1092,37 +1107,64 @@ static enum res overlap_test(int fd, enum ovl which)
 		[O_DST_ON_LATER_SRC] = "entry 1's dst is entry 2's src",
 		[O_SAME] = "entry 2 = entry 1",
 		[O_FIRST_LAST] = "entries 0 and 3: the same source",
+		[O_CROSS_SORTED] = "entries 0 and 3: a dst on a src, both sides ascending",
 	};
-	uint32_t ia = 1, ib = 2;
-	struct scene s;
+	bool ok = true;
 
-	if (!scene_init(&s))
-		return R_FAIL;
-	switch (which) {
-	case O_SRC_SRC:
-		s.v[2].src = s.v[1].src + ps;
-		break;
-	case O_DST_DST:
-		s.v[2].dst = s.v[1].dst + ps;
-		break;
-	case O_DST_ON_EARLIER_SRC:
-		/* [src_2 - len, src_2): a downward move next to its own source. */
-		s.v[2].dst = s.v[1].src;
-		break;
-	case O_DST_ON_LATER_SRC:
-		/* [src_1 + len, ...): an upward move right above its own source. */
-		s.v[1].dst = s.v[2].src;
-		break;
-	case O_SAME:
-		s.v[2] = s.v[1];
-		break;
-	case O_FIRST_LAST:
-		s.v[3].src = s.v[0].src;
-		ia = 0;
-		ib = 3;
-		break;
+	for (int rev = 0; rev < 2; rev++) {
+		uint32_t ia = 1, ib = 2;
+		struct scene s;
+		char what[128];
+
+		if (!scene_init(&s))
+			return R_FAIL;
+		switch (which) {
+		case O_SRC_SRC:
+			s.v[2].src = s.v[1].src + ps;
+			break;
+		case O_DST_DST:
+			s.v[2].dst = s.v[1].dst + ps;
+			break;
+		case O_DST_ON_EARLIER_SRC:
+			/* [src_2 - len, src_2): a downward move next to its own source. */
+			s.v[2].dst = s.v[1].src;
+			break;
+		case O_DST_ON_LATER_SRC:
+			/* [src_1 + len, ...): an upward move right above its own source. */
+			s.v[1].dst = s.v[2].src;
+			break;
+		case O_SAME:
+			s.v[2] = s.v[1];
+			break;
+		case O_FIRST_LAST:
+			s.v[3].src = s.v[0].src;
+			ia = 0;
+			ib = 3;
+			break;
+		case O_CROSS_SORTED:
+			/* The destinations still ascend, wherever B lies. */
+			if (s.v[0].src > s.v[0].dst)
+				s.v[3].dst = s.v[0].src;
+			else
+				s.v[0].dst = s.v[3].src;
+			ia = 0;
+			ib = 3;
+			break;
+		}
+		if (rev) {
+			for (int i = 0; i < NE / 2; i++) {
+				struct rust_mremap_vec t = s.v[i];
+
+				s.v[i] = s.v[NE - 1 - i];
+				s.v[NE - 1 - i] = t;
+			}
+			ia = NE - 1 - ia;
+			ib = NE - 1 - ib;
+		}
+		snprintf(what, sizeof(what), "%s%s", names[which], rev ? " [reversed]" : "");
+		ok &= scene_refused(fd, &s, what, SELF, 0, EINVAL, ia, ib) == R_PASS;
 	}
-	return scene_refused(fd, &s, names[which], SELF, 0, EINVAL, ia, ib);
+	return ok ? R_PASS : R_FAIL;
 }
 
 static enum res t_ovl_src_src(int fd)
@@ -1153,6 +1195,11 @@ static enum res t_ovl_same(int fd)
 static enum res t_ovl_first_last(int fd)
 {
 	return overlap_test(fd, O_FIRST_LAST);
+}
+
+static enum res t_ovl_cross_sorted(int fd)
+{
+	return overlap_test(fd, O_CROSS_SORTED);
 }
 
 /* ----------------------------------------------------------- 6: the pidfd */
@@ -1349,31 +1396,47 @@ static enum res t_eexist_last(int fd)
 }
 
 /*
+ * The errno scene with a forked child alive (its pid; *@go releases it,
+ * holder_release()) and every source page written again by us, COW broken,
+ * but the second page of the last entry, which the child still shares.
+ * -1 (no scene) on failure.
+ */
+static pid_t scene_fork_shared_page(struct scene *s, int *go)
+{
+	size_t keep = (NE - 1) * ch + ps;
+	pid_t pid;
+
+	if (!scene_init(s))
+		return -1;
+	pid = fork_holder(go);
+	if (pid < 0) {
+		w_destroy(&s->w);
+		return -1;
+	}
+	for (size_t off = 0; off < NE * ch; off += ps) {
+		volatile uint8_t *b = wp(&s->w, s->a) + off;
+
+		if (off != keep)
+			*b = *b;
+	}
+	return pid;
+}
+
+/*
  * RUST_MREMAP_RELOCATE, a forked child alive, every source page written
  * again by us (COW broken: exclusive) but one in the last entry, which the
  * child still shares: EBUSY there, nothing moved.
  */
 static enum res t_ebusy_last_fork_relocate(int fd)
 {
-	size_t keep = (NE - 1) * ch + ps;
 	struct scene s;
 	enum res r;
 	pid_t pid;
 	int go;
 
-	if (!scene_init(&s))
+	pid = scene_fork_shared_page(&s, &go);
+	if (pid < 0)
 		return R_FAIL;
-	pid = fork_holder(&go);
-	if (pid < 0) {
-		w_destroy(&s.w);
-		return R_FAIL;
-	}
-	for (size_t off = 0; off < NE * ch; off += ps) {
-		volatile uint8_t *b = wp(&s.w, s.a) + off;
-
-		if (off != keep)
-			*b = *b;
-	}
 	r = scene_refused(fd, &s, "last entry's page shared with a child, relocating", SELF, RELOC,
 			  EBUSY, NE - 1, NE - 1);
 	if (!holder_release(pid, go)) {
@@ -1437,6 +1500,25 @@ static enum res t_ebusy_last_fork_by_rule(int fd)
 }
 
 /*
+ * The errno scene with the second page of entry 1 pinned by io_uring (close
+ * *@ring to unpin).  1, or 0 if there is no scene, or -errno if the pin
+ * failed (and the scene is gone).
+ */
+static int scene_pinned(struct scene *s, int *ring)
+{
+	int ret;
+
+	if (!scene_init(s))
+		return 0;
+	ret = pin_page(wp(&s->w, s->a) + ch + ps, ring);
+	if (ret) {
+		w_destroy(&s->w);
+		return ret;
+	}
+	return 1;
+}
+
+/*
  * A page of entry 1's source pinned by io_uring.  Relocating: EBUSY at
  * entry 1, nothing moved (entry 0 neither).  Sharing: everything moves,
  * the pinned page too, as one move moves it.
@@ -1448,13 +1530,9 @@ static enum res t_ebusy_pinned(int fd)
 	int ring, ret;
 	bool ok;
 
-	if (!scene_init(&s))
-		return R_FAIL;
-	ret = pin_page(wp(&s.w, s.a) + ch + ps, &ring);
-	if (ret) {
-		w_destroy(&s.w);
-		return skip("io_uring pin of a page: %s", strerror(-ret));
-	}
+	ret = scene_pinned(&s, &ring);
+	if (ret <= 0)
+		return ret ? skip("io_uring pin of a page: %s", strerror(-ret)) : R_FAIL;
 	ok = w_snap(&s.w);
 	ok = ok && expect_verr("entry 1's page pinned, relocating", fd, SELF, RELOC, s.v, NE,
 			       EBUSY, 1, 1);
@@ -1462,6 +1540,374 @@ static enum res t_ebusy_pinned(int fd)
 	if (ok)
 		ok = move_all("entry 1's page pinned, sharing", fd, &s.w, 0, s.v, NE, &want);
 	close(ring);
+	w_destroy(&s.w);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
+ * Fill region @i (one PMD, PMD-aligned) as one THP (MADV_HUGEPAGE, then
+ * MADV_COLLAPSE if the faults did not make one); says so if it is not.
+ */
+static bool w_fill_thp(struct world *w, int i)
+{
+	bool ok = true;
+
+	madvise(wp(w, i), RM_PMD, MADV_HUGEPAGE);
+	w_fill(w, i, 0, RM_PMD);
+	if (rm_anon_huge_kb(wp(w, i)) < 2048)
+		madvise(wp(w, i), RM_PMD, MADV_COLLAPSE);
+	CHECK(rm_anon_huge_kb(wp(w, i)) >= 2048,
+	      "the THP source is not one THP (AnonHugePages %ld kB, THP %s)\n",
+	      rm_anon_huge_kb(wp(w, i)), rm_thp_setting());
+	return ok;
+}
+
+/*
+ * Ascending vectors the unsorted check must accept (both within one VMA
+ * C, so they relocate): a source that ends where another entry's
+ * destination starts, and an entry whose destination overlaps its own
+ * source downwards.
+ */
+static enum res t_sorted_vector_edges(int fd)
+{
+	const struct rm_cnt want = { .pte = 2 * ch / ps, .rel = 2 * ch / ps };
+	bool ok = true;
+
+	for (int own = 0; own < 2; own++) {
+		const char *what = own ? "ascending, an entry overlapping its own source" :
+				   "ascending, a source ending where a destination starts";
+		struct rust_mremap_vec v[2];
+		struct world w;
+		uint8_t *c;
+		int ci;
+
+		w_init(&w);
+		ci = w_map(&w, K_ANON, 5 * ch, ps);
+		if (ci < 0) {
+			w_destroy(&w);
+			return R_FAIL;
+		}
+		c = wp(&w, ci);
+		w_fill(&w, ci, ch, ch);
+		w_fill(&w, ci, 3 * ch, ch);
+		v[0] = ent(c + ch, c, ch);
+		/* [c + ch, c + 2ch) ends where [c + 2ch, ...) starts; or overlaps its own source */
+		v[1] = ent(c + 3 * ch, own ? c + 2 * ch + 2 * ps : c + 2 * ch, ch);
+		ok &= move_all(what, fd, &w, 0, v, 2, &want);
+		w_destroy(&w);
+	}
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
+ * The plan's memory of a destination slot without a page table must not
+ * hide a populated page in the next slot: entry 0's destination lies in a
+ * 2 MiB slot of B with no table, entry 1's starts in the same slot and
+ * runs into the next, whose first page is populated: EEXIST at entry 1,
+ * nothing moved, with and without RUST_MREMAP_RELOCATE.
+ */
+static enum res t_eexist_past_an_empty_slot(int fd)
+{
+	static const unsigned int flags[] = { 0, RELOC };
+	bool ok = true;
+
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
+		struct rust_mremap_vec v[2];
+		struct world w;
+		int a, b;
+
+		w_init(&w);
+		a = w_map(&w, K_ANON, 4 * ps, ps);
+		b = a < 0 ? -1 : w_map(&w, K_ANON, 2 * RM_PMD, RM_PMD);
+		if (b < 0) {
+			w_destroy(&w);
+			return R_FAIL;
+		}
+		w_fill(&w, a, 0, 4 * ps);
+		w_fill(&w, b, RM_PMD, ps);
+		v[0] = ent(wp(&w, a), wp(&w, b), ps);
+		v[1] = ent(wp(&w, a) + ps, wp(&w, b) + RM_PMD - ps, 2 * ps);
+		ok &= w_snap(&w);
+		ok &= expect_verr(flags[i] ? "a populated slot after an empty one, relocating" :
+				  "a populated slot after an empty one", fd, SELF, flags[i], v, 2,
+				  EEXIST, 1, 1);
+		ok &= w_verify(&w, "after EEXIST");
+		w_destroy(&w);
+	}
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* ------------------------------------ RUST_MREMAP_PARTIAL: no plan */
+
+/*
+ * A relocating vector under RUST_MREMAP_PARTIAL: not planned, so what
+ * cannot move stops it where it is met.  Entry @done cannot move from byte
+ * @moved on: the call fails with -@want there, entries [0, done) and the
+ * first @moved bytes of entry done moved (page by page, each folio
+ * relocated: the scene's entries are 4 pages), and nothing else changed.
+ */
+static bool expect_partial_f(const char *what, int fd, struct world *w, unsigned int flags,
+			     const struct rust_mremap_vec *v, unsigned int n, int want,
+			     uint32_t done, uint64_t moved)
+{
+	struct rust_mremap_movev m;
+	struct rm_cnt c = { 0 };
+	uint64_t bytes = moved;
+	bool ok;
+	int ret;
+
+	for (uint32_t i = 0; i < done; i++)
+		bytes += v[i].len;
+	c.pte = c.rel = bytes / ps;
+	if (!w_snap(w))
+		return false;
+	ret = rm_movev(fd, SELF, flags | PARTIAL, v, n, &m);
+	ok = chk_out(what, ret, &m, -want, done, moved, want ? done : n, want ? done : n, &c);
+	ok &= w_apply(w, v, n, done, moved);
+	ok &= w_verify(w, what);
+	return ok;
+}
+
+static bool expect_partial(const char *what, int fd, struct world *w,
+			   const struct rust_mremap_vec *v, unsigned int n, int want,
+			   uint32_t done, uint64_t moved)
+{
+	return expect_partial_f(what, fd, w, RELOC, v, n, want, done, moved);
+}
+
+/*
+ * RUST_MREMAP_PARTIAL stops at a pinned page (the second page of entry 1)
+ * with entry 0 and the page before it moved; without the flag the same
+ * vector moves nothing (t_ebusy_pinned).
+ */
+static enum res t_partial_stops_at_pinned(int fd)
+{
+	struct scene s;
+	int ring, ret;
+	bool ok;
+
+	ret = scene_pinned(&s, &ring);
+	if (ret <= 0)
+		return ret ? skip("io_uring pin of a page: %s", strerror(-ret)) : R_FAIL;
+	ok = expect_partial("entry 1's second page pinned, partial", fd, &s.w, s.v, NE, EBUSY, 1,
+			    ps);
+	close(ring);
+	w_destroy(&s.w);
+
+	/*
+	 * RUST_MREMAP_PARTIAL alone, as a collector passes it: the entries
+	 * pack into B in reverse order, at different offsets, so they
+	 * relocate by the rule (no RUST_MREMAP_RELOCATE), and stop the same.
+	 */
+	ret = scene_pinned(&s, &ring);
+	if (ret <= 0)
+		return ret ? skip("io_uring pin of a page: %s", strerror(-ret)) : R_FAIL;
+	for (int i = 0; i < NE; i++)
+		s.v[i].dst = ua(wp(&s.w, s.b) + (NE - 1 - i) * ch);
+	ok &= expect_partial_f("entry 1's second page pinned, packed by rule, partial", fd, &s.w,
+			       0, s.v, NE, EBUSY, 1, ps);
+	close(ring);
+	w_destroy(&s.w);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
+ * RUST_MREMAP_PARTIAL with a forked child sharing the second page of the
+ * last entry (every page but that one written again: exclusive): EBUSY in
+ * the last entry after its first page, everything before it moved.
+ */
+static enum res t_partial_stops_at_fork_shared(int fd)
+{
+	struct scene s;
+	bool ok;
+	pid_t pid;
+	int go;
+
+	pid = scene_fork_shared_page(&s, &go);
+	if (pid < 0)
+		return R_FAIL;
+	ok = expect_partial("last entry's second page shared with a child, partial", fd, &s.w,
+			    s.v, NE, EBUSY, NE - 1, ps);
+	if (!holder_release(pid, go)) {
+		ksft_print_msg("the child did not exit cleanly\n");
+		ok = false;
+	}
+	w_destroy(&s.w);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
+ * RUST_MREMAP_PARTIAL where a whole page table would move: entry 0 moves
+ * its table whole; entry 1's table holds a pinned page at +1 MiB, so it
+ * cannot move whole, and goes entry by entry up to that page: EBUSY with
+ * exactly the 1 MiB before it moved, as UFFDIO_MOVE stops at the page (not
+ * at the table's start).  The same through RUST_MREMAP_IOC_MOVE.
+ */
+static enum res t_partial_table_stops_at_page(int fd)
+{
+	const struct rm_cnt want_v = { .pmd = 1, .pte = 256, .rel = 512 + 256 };
+	const struct rm_cnt want_m = { .pte = 256, .rel = 256 };
+	bool ok = true;
+
+	for (int single = 0; single < 2; single++) {
+		const char *what = single ?
+			"MOVE of a table with a page pinned at +1 MiB, partial" :
+			"a table, then one with a page pinned at +1 MiB, partial";
+		struct rust_mremap_vec v[2];
+		struct world w;
+		int a, b, ring, ret;
+
+		w_init(&w);
+		a = w_map(&w, K_ANON, 2 * RM_PMD, RM_PMD);
+		b = a < 0 ? -1 : w_map(&w, K_ANON, 2 * RM_PMD, RM_PMD);
+		if (b < 0) {
+			w_destroy(&w);
+			return R_FAIL;
+		}
+		w_fill(&w, a, 0, 2 * RM_PMD);
+		v[0] = ent(wp(&w, a), wp(&w, b), RM_PMD);
+		v[1] = ent(wp(&w, a) + RM_PMD, wp(&w, b) + RM_PMD, RM_PMD);
+		ret = pin_page(wp(&w, a) + RM_PMD + RM_MB(1), &ring);
+		if (ret) {
+			w_destroy(&w);
+			return skip("io_uring pin of a page: %s", strerror(-ret));
+		}
+		ok &= w_snap(&w);
+		if (single) {
+			struct rust_mremap_move m;
+			struct rm_cnt got;
+
+			ret = rm_move(fd, SELF, RELOC | PARTIAL, (void *)(uintptr_t)v[1].src,
+				      (void *)(uintptr_t)v[1].dst, RM_PMD, &m);
+			got = cnt_m(&m);
+			CHECK(ret == -EBUSY && m.moved == RM_MB(1),
+			      "%s: %d (%s), moved %llu, expected EBUSY and 1 MiB\n", what, ret,
+			      err_str(ret), (unsigned long long)m.moved);
+			ok &= rm_cnt_eq(what, &got, &want_m);
+			ok &= w_move(&w, v[1].src, v[1].dst, RM_MB(1));
+		} else {
+			struct rust_mremap_movev m;
+
+			ret = rm_movev(fd, SELF, RELOC | PARTIAL, v, 2, &m);
+			ok &= chk_out(what, ret, &m, -EBUSY, 1, RM_MB(1), 1, 1, &want_v);
+			ok &= w_apply(&w, v, 2, 1, RM_MB(1));
+		}
+		ok &= w_verify(&w, what);
+		close(ring);
+		w_destroy(&w);
+	}
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
+ * RUST_MREMAP_PARTIAL on the first half of a THP that a forked child
+ * shares: EBUSY, nothing moved, and the THP still mapped whole (the walk
+ * looks before it splits, as move_pages() does; the plan used to be what
+ * refused it).
+ */
+static enum res t_partial_shared_thp_not_split(int fd)
+{
+	struct rust_mremap_move m;
+	struct world w;
+	int t, tb, go, ret;
+	bool ok = true;
+	pid_t pid;
+
+	if (!rm_thp_available())
+		return skip("no transparent huge pages (THP %s)", rm_thp_setting());
+	w_init(&w);
+	t = w_map(&w, K_ANON, RM_PMD, RM_PMD);
+	tb = t < 0 ? -1 : w_map(&w, K_ANON, RM_PMD, RM_PMD);
+	if (tb < 0) {
+		w_destroy(&w);
+		return R_FAIL;
+	}
+	ok &= w_fill_thp(&w, t);
+	pid = ok ? fork_holder(&go) : -1;
+	if (pid < 0) {
+		w_destroy(&w);
+		return R_FAIL;
+	}
+	ok &= w_snap(&w);
+	ret = rm_move(fd, SELF, RELOC | PARTIAL, wp(&w, t), wp(&w, tb), RM_MB(1), &m);
+	CHECK(ret == -EBUSY && m.moved == 0, "half a shared THP, partial: %d (%s), moved %llu\n",
+	      ret, err_str(ret), (unsigned long long)m.moved);
+	CHECK(rm_anon_huge_kb(wp(&w, t)) >= 2048,
+	      "the shared THP was split (AnonHugePages %ld kB)\n", rm_anon_huge_kb(wp(&w, t)));
+	ok &= w_verify(&w, "half a shared THP, partial");
+	if (!holder_release(pid, go)) {
+		ksft_print_msg("the child did not exit cleanly\n");
+		ok = false;
+	}
+	w_destroy(&w);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
+ * RUST_MREMAP_PARTIAL changes nothing where nothing is in the way, nor for
+ * a populated destination (EEXIST up front, nothing moved), nor for a move
+ * that shares rmap identity: without RUST_MREMAP_RELOCATE the errno
+ * scene's vector shares, and moves a pinned page as one move does.
+ */
+static enum res t_partial_no_obstacle(int fd)
+{
+	const struct rm_cnt share = { .pte = NE * ch / ps };
+	struct rust_mremap_movev m;
+	struct scene s;
+	bool ok = true;
+	int ring, ret;
+
+	if (!scene_init(&s))
+		return R_FAIL;
+	ok &= expect_partial("nothing in the way, partial", fd, &s.w, s.v, NE, 0, NE, 0);
+	w_destroy(&s.w);
+
+	if (!scene_init(&s))
+		return R_FAIL;
+	w_fill(&s.w, s.b, (NE - 1) * ch + ps, ps);
+	ok &= w_snap(&s.w);
+	ret = rm_movev(fd, SELF, RELOC | PARTIAL, s.v, NE, &m);
+	ok &= chk_out("last dst populated, partial", ret, &m, -EEXIST, 0, 0, NE - 1, NE - 1,
+		      &zero_cnt);
+	ok &= w_verify(&s.w, "last dst populated, partial");
+	w_destroy(&s.w);
+
+	if (!scene_init(&s))
+		return R_FAIL;
+	ret = pin_page(wp(&s.w, s.a) + ch + ps, &ring);
+	if (ret) {
+		w_destroy(&s.w);
+		return skip("io_uring pin of a page: %s", strerror(-ret));
+	}
+	ok &= w_snap(&s.w);
+	ret = rm_movev(fd, SELF, PARTIAL, s.v, NE, &m);
+	ok &= chk_out("sharing, partial", ret, &m, 0, NE, 0, NE, NE, &share);
+	ok &= w_apply(&s.w, s.v, NE, NE, 0);
+	ok &= w_verify(&s.w, "sharing, partial");
+	close(ring);
+	w_destroy(&s.w);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/* A dry run is the plan: RUST_MREMAP_PARTIAL with RUST_MREMAP_DRY_RUN is EINVAL, both ioctls. */
+static enum res t_partial_dry_run(int fd)
+{
+	struct rust_mremap_move one;
+	struct rust_mremap_movev m;
+	struct scene s;
+	bool ok;
+	int ret;
+
+	if (!scene_init(&s))
+		return R_FAIL;
+	ok = w_snap(&s.w);
+	ret = rm_movev(fd, SELF, RELOC | PARTIAL | DRY, s.v, NE, &m);
+	ok &= chk_out("MOVEV partial dry run", ret, &m, -EINVAL, 0, 0, NE, NE, &zero_cnt);
+	ret = rm_move(fd, SELF, RELOC | PARTIAL | DRY, (void *)(uintptr_t)s.v[0].src,
+		      (void *)(uintptr_t)s.v[0].dst, ch, &one);
+	CHECK(ret == -EINVAL && one.moved == 0, "MOVE partial dry run: %d (%s), moved %llu\n",
+	      ret, err_str(ret), (unsigned long long)one.moved);
+	ok &= w_verify(&s.w, "partial dry runs");
 	w_destroy(&s.w);
 	return ok ? R_PASS : R_FAIL;
 }
@@ -1999,13 +2445,7 @@ static enum res t_counters_summed(int fd)
 		w_destroy(&w);
 		return R_FAIL;
 	}
-	madvise(wp(&w, t), RM_PMD, MADV_HUGEPAGE);
-	w_fill(&w, t, 0, RM_PMD);
-	if (rm_anon_huge_kb(wp(&w, t)) < 2048)
-		madvise(wp(&w, t), RM_PMD, MADV_COLLAPSE);
-	CHECK(rm_anon_huge_kb(wp(&w, t)) >= 2048,
-	      "the THP source is not one THP (AnonHugePages %ld kB, THP %s)\n",
-	      rm_anon_huge_kb(wp(&w, t)), rm_thp_setting());
+	ok &= w_fill_thp(&w, t);
 	w_fill_sparse(&w, p, 0, RM_PMD, 8);
 	w_fill(&w, q, 0, 16 * ps);
 	v[0] = ent(wp(&w, t), wp(&w, tb), RM_PMD);
@@ -2513,6 +2953,8 @@ static const struct {
 	{ "overlap_dst_on_later_src_EINVAL",		t_ovl_dst_on_later_src },
 	{ "overlap_same_entry_twice_EINVAL",		t_ovl_same },
 	{ "overlap_first_last_EINVAL",			t_ovl_first_last },
+	{ "overlap_cross_sides_sorted_vector_EINVAL",	t_ovl_cross_sorted },
+	{ "sorted_vector_edges_accepted",		t_sorted_vector_edges },
 	{ "pidfd_not_a_pidfd_EBADF",			t_pidfd_ebadf },
 	{ "pidfd_reaped_ESRCH",				t_pidfd_esrch },
 	{ "entry_src_in_hole_EFAULT",			t_vma_src_hole },
@@ -2524,9 +2966,16 @@ static const struct {
 	{ "entry_dst_shared_anon_EOPNOTSUPP",		t_vma_dst_shared },
 	{ "entry_prot_mismatch_EINVAL",			t_vma_prot },
 	{ "last_entry_dst_populated_EEXIST",		t_eexist_last },
+	{ "dst_populated_past_an_empty_slot_EEXIST",	t_eexist_past_an_empty_slot },
 	{ "last_entry_fork_shared_relocate_EBUSY",	t_ebusy_last_fork_relocate },
 	{ "last_entry_fork_shared_within_vma_EBUSY",	t_ebusy_last_fork_by_rule },
 	{ "entry_pinned_relocate_EBUSY_share_moves",	t_ebusy_pinned },
+	{ "partial_stops_at_pinned_page",		t_partial_stops_at_pinned },
+	{ "partial_stops_at_fork_shared_page",		t_partial_stops_at_fork_shared },
+	{ "partial_table_stops_at_the_page",		t_partial_table_stops_at_page },
+	{ "partial_shared_thp_not_split_EBUSY",		t_partial_shared_thp_not_split },
+	{ "partial_no_obstacle_eexist_sharing",		t_partial_no_obstacle },
+	{ "partial_with_dry_run_EINVAL",		t_partial_dry_run },
 	{ "order_entry_args_before_overlaps",		t_order_args_before_overlap },
 	{ "order_overlaps_before_pidfd",		t_order_overlap_before_pidfd },
 	{ "order_pidfd_before_task_size",		t_order_pidfd_before_task_size },

@@ -14,7 +14,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define RUST_MREMAP_ABI_VERSION		4
+#define RUST_MREMAP_ABI_VERSION		5
 
 /* Do not realign the start of the move down to a PMD boundary. */
 #define RUST_MREMAP_NO_REALIGN		(1U << 0)
@@ -42,9 +42,21 @@
  * uffd must be 0.  Since ABI version 4.
  */
 #define RUST_MREMAP_UFFD		(1U << 4)
+/*
+ * UFFDIO_MOVE's contract for what cannot move: a relocating move is not
+ * planned up front, so an entry that cannot move (EBUSY: a shared, KSM or
+ * maybe-pinned folio, a non-exclusive swap entry) stops it at that entry
+ * (a page table that cannot move whole moves entry by entry up to it),
+ * after everything before it moved, and moved (done) says exactly how far.
+ * A populated destination is still refused up front (EEXIST, nothing
+ * moved), and a move that shares rmap identity is unchanged.  For callers
+ * that retry, such as a collector: the plan costs a second pass over every
+ * entry.  Not with RUST_MREMAP_DRY_RUN (EINVAL).  Since ABI version 5.
+ */
+#define RUST_MREMAP_PARTIAL		(1U << 5)
 #define RUST_MREMAP_FLAGS_ALL		(RUST_MREMAP_NO_REALIGN | RUST_MREMAP_DRY_RUN | \
 					 RUST_MREMAP_RELOCATE | RUST_MREMAP_DONTWAKE | \
-					 RUST_MREMAP_UFFD)
+					 RUST_MREMAP_UFFD | RUST_MREMAP_PARTIAL)
 
 /* Target is the calling process. */
 #define RUST_MREMAP_PIDFD_SELF		(-1)
@@ -93,8 +105,9 @@ struct rust_mremap_vec {
  * A vectored move: count entries of one target, in array order, under one
  * mmap write lock hold.  No two entries may overlap, on either side or
  * across sides (EINVAL).  Every entry is checked and planned before any
- * moves; a move that stops part-way stops in entry `done`, of which `moved`
- * bytes moved, with entries [0, done) moved whole.  Since ABI version 3.
+ * moves (with RUST_MREMAP_PARTIAL, checked but not planned); a move that
+ * stops part-way stops in entry `done`, of which `moved` bytes moved, with
+ * entries [0, done) moved whole.  Since ABI version 3.
  */
 struct rust_mremap_movev {
 	__s32 pidfd;		/* target process; RUST_MREMAP_PIDFD_SELF = caller */
