@@ -187,6 +187,51 @@ static double median(const double *v, int n)
 }
 
 /*
+ * Pin the benchmark to the first CPU it may run on (@on), or give it back
+ * every CPU it had; says once whether it could.  The rows with an idle
+ * target run pinned, both methods of a row alike.  Measured 2026-12-07,
+ * bench kernel, TCG: 128 UFFDIO_MOVE calls of 2 MiB took 13 to 28 ms in a
+ * fresh pinned process and 60 to 64 ms in about half of the unpinned ones
+ * (and in this benchmark's long-lived process even pinned), within
+ * one boot, with a switch from the one to the other inside a run; the other
+ * rows did not move.  A process the scheduler moved has both CPUs in its
+ * mm_cpumask, and a flush may then interrupt the idle vCPU, which is slow
+ * under TCG; that the whole difference is that is not shown (a migration
+ * should cost at most two such interrupts).  The fault latency rows
+ * measure the case of a target running on both CPUs.
+ */
+static void pin_self(bool on)
+{
+	static cpu_set_t saved;
+	static bool have, said;
+
+	if (on) {
+		cpu_set_t one;
+
+		have = !sched_getaffinity(0, sizeof(saved), &saved);
+		if (!have)
+			printf("# idle-target rows: not pinned (sched_getaffinity: %s)\n",
+			       strerror(errno));
+		for (int i = 0; have && i < CPU_SETSIZE; i++) {
+			if (!CPU_ISSET(i, &saved))
+				continue;
+			CPU_ZERO(&one);
+			CPU_SET(i, &one);
+			if (sched_setaffinity(0, sizeof(one), &one)) {
+				printf("# idle-target rows: could not pin to CPU %d: %s\n", i,
+				       strerror(errno));
+			} else if (!said) {
+				printf("# idle-target rows: pinned to CPU %d\n", i);
+				said = true;
+			}
+			break;
+		}
+	} else if (have) {
+		sched_setaffinity(0, sizeof(saved), &saved);
+	}
+}
+
+/*
  * Fresh private anonymous region starting @off bytes past an @align
  * boundary, GUARD free around it.  *nohole tells whether no such hole was
  * found (as opposed to the mapping failing).
@@ -523,10 +568,12 @@ static const char *fmt_off(char *buf, size_t n, size_t v)
 #define LAT_TAIL_NS		2000000ull	/* and after it */
 #define LAT_CAP			((size_t)1 << 20)	/* samples per move (16 MiB) */
 
-enum cmeth { C_VEC, C_IOCTL, C_UFFD, C_MREMAP, C_VEC_REG, C_IOCTL_REG, C_NR };
+enum cmeth {
+	C_VEC, C_IOCTL, C_UFFD, C_MREMAP, C_VEC_REG, C_IOCTL_REG, C_VEC_PART, C_IOCTL_PART, C_NR
+};
 static const char *const cmeth_name[C_NR] = {
 	"vectored", "ioctl/chunk", "UFFDIO_MOVE/chunk", "mremap/chunk", "vectored +uffd",
-	"ioctl/chunk +uffd",
+	"ioctl/chunk +uffd", "vectored partial", "ioctl/chunk partial",
 };
 
 static unsigned int g_abi;		/* the module's ABI version */
@@ -972,7 +1019,9 @@ static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, stru
 	t0 = now_ns();
 	switch (m) {
 	case C_VEC:
-		err = movev_uffd(0, 0, c->vec, (unsigned int)c->n, &out->ctr);
+	case C_VEC_PART:
+		err = movev_uffd(m == C_VEC_PART ? RUST_MREMAP_PARTIAL : 0, 0, c->vec,
+				 (unsigned int)c->n, &out->ctr);
 		break;
 	case C_VEC_REG:
 		err = movev_uffd(uffd_flags(), uffd_arg(uffd), c->vec, (unsigned int)c->n,
@@ -980,8 +1029,13 @@ static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, stru
 		break;
 	case C_IOCTL:
 	case C_IOCTL_REG:
+	case C_IOCTL_PART:
 		for (i = 0; i < c->n; i++) {
-			err = move_uffd(reg ? uffd_flags() : 0, reg ? uffd_arg(uffd) : 0,
+			unsigned int fl = reg ? uffd_flags() : 0;
+
+			if (m == C_IOCTL_PART)
+				fl |= RUST_MREMAP_PARTIAL;
+			err = move_uffd(fl, reg ? uffd_arg(uffd) : 0,
 					c->vec[i].src, c->vec[i].dst, c->chunk, &mv);
 			if (!err && mv.moved != c->chunk)
 				err = -EIO;
@@ -1019,14 +1073,14 @@ static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, stru
 	if (f)
 		fok = faulter_stop(f, t0, t1, l);
 
-	if ((m == C_VEC || m == C_VEC_REG) && !err && out->ctr.done != c->n)
+	if ((m == C_VEC || m == C_VEC_REG || m == C_VEC_PART) && !err && out->ctr.done != c->n)
 		err = -EIO;
-	if (err && (m == C_VEC || m == C_VEC_REG))
+	if (err && (m == C_VEC || m == C_VEC_REG || m == C_VEC_PART))
 		fprintf(stderr,
 			"%s, %s: RUST_MREMAP_IOC_MOVEV of %zu entries: %s (done %u, moved %#llx, err_index %u)\n",
 			c->name, what, c->n, strerror(-err), out->ctr.done,
 			(unsigned long long)out->ctr.moved, out->ctr.err_index);
-	else if (err && (m == C_IOCTL || m == C_IOCTL_REG))
+	else if (err && (m == C_IOCTL || m == C_IOCTL_REG || m == C_IOCTL_PART))
 		fprintf(stderr, "%s, %s: chunk %zu of %zu: %s (moved %#llx)\n", c->name, what, i,
 			c->n, strerror(-err), (unsigned long long)mv.moved);
 	else if (err)
@@ -1126,11 +1180,14 @@ static void coll_plan(const struct coll *c, long reps, long max_maps, struct cro
 		w->want[C_MREMAP] = COLL_MREMAP_REPS;
 	if (!g_uffd_any)
 		w->na[C_VEC_REG] = w->na[C_IOCTL_REG] = "no userfaultfd";
+	if (g_abi < 5)
+		w->na[C_VEC_PART] = w->na[C_IOCTL_PART] = "ABI < 5: no RUST_MREMAP_PARTIAL";
 	if (g_abi < 3) {
 		w->na[C_VEC] = w->na[C_VEC_REG] = "ABI < 3: no RUST_MREMAP_IOC_MOVEV";
 		w->na[C_IOCTL_REG] = "ABI < 3 refuses userfaultfd-registered VMAs";
 	} else if (c->n > RUST_MREMAP_VEC_MAX) {
-		w->na[C_VEC] = w->na[C_VEC_REG] = "more chunks than RUST_MREMAP_VEC_MAX";
+		w->na[C_VEC] = w->na[C_VEC_REG] = w->na[C_VEC_PART] =
+			"more chunks than RUST_MREMAP_VEC_MAX";
 	}
 	if (!g_uffd)
 		w->na[C_UFFD] = g_uffd_why;
@@ -1358,6 +1415,7 @@ static bool coll_run(size_t len, long reps)
 	/* Columns vec, ioctl, uffd, mremap of a row and of its "+uffd" row */
 	static const int col_plain[4] = { C_VEC, C_IOCTL, C_UFFD, C_MREMAP };
 	static const int col_reg[4] = { C_VEC_REG, C_IOCTL_REG, C_UFFD, -1 };
+	static const int col_part[4] = { C_VEC_PART, C_IOCTL_PART, C_UFFD, -1 };
 	struct coll c[ARRAY_SIZE(chunks)];
 	struct crow w[ARRAY_SIZE(chunks)];
 	struct lrow l[2];
@@ -1399,8 +1457,10 @@ static bool coll_run(size_t len, long reps)
 			goto out;
 		}
 		coll_plan(&c[ci], reps, max_maps, &w[ci]);
+		pin_self(true);
 		if (!coll_measure(&c[ci], (unsigned int)(200 + ci) * 10000, &w[ci]))
 			ok = false;
+		pin_self(false);
 	}
 	if (!coll_latency(&c[lat_i], reps, &w[lat_i], l))
 		ok = false;
@@ -1420,6 +1480,8 @@ static bool coll_run(size_t len, long reps)
 	printf("# +uffd rows: vec and ioctl with the to-space registered with userfaultfd\n");
 	printf("#   (MISSING, ABI 3; with ABI 4 they pass RUST_MREMAP_UFFD and its fd);\n");
 	printf("#   uffd is the same UFFDIO_MOVE loop as the row above\n");
+	printf("# partial rows: vec and ioctl with RUST_MREMAP_PARTIAL (ABI 5: UFFDIO_MOVE's\n");
+	printf("#   contract, no up-front plan); uffd is the same loop as above\n");
 	printf("# checked after each move (not timed): every page of every chunk at its new\n");
 	printf("#   place (its own tag word) and gone from the from-space (pagemap); every\n");
 	printf("#   page of the chunks not moved in place\n");
@@ -1433,11 +1495,13 @@ static bool coll_run(size_t len, long reps)
 	       "chunks", "vec_us", "ioctl_us", "uffd_us", "mremap_us", "uffd/vec", "uffd/ioctl",
 	       "mremap/vec", "to_vmas(v/i/u/m)", "from_vmas(v/i/u/m)", "pmd", "pte", "reloc");
 	for (size_t ci = 0; ci < ARRAY_SIZE(chunks); ci++) {
-		char reg[sizeof(c[ci].name) + 8];
+		char reg[sizeof(c[ci].name) + 8], part[sizeof(c[ci].name) + 8];
 
 		snprintf(reg, sizeof(reg), "%.15s +uffd", c[ci].name);
+		snprintf(part, sizeof(part), "%.15s part", c[ci].name);
 		coll_print_row(c[ci].name, &c[ci], &w[ci], col_plain);
 		coll_print_row(reg, &c[ci], &w[ci], col_reg);
+		coll_print_row(part, &c[ci], &w[ci], col_part);
 	}
 
 	printf("\n# fault latency: another thread MADV_DONTNEEDs a page of another %zu KiB VMA\n",
@@ -1907,7 +1971,7 @@ int main(int argc, char **argv)
 	struct rust_mremap_version ver;
 	long reps = 5, size_mb = 1024, coll_mb = -1;
 	bool failed = false;
-	char name[3][64];
+	char name[4][64];
 	int opt;
 
 	while ((opt = getopt(argc, argv, "r:s:c:o:h")) != -1) {
@@ -1968,11 +2032,14 @@ int main(int argc, char **argv)
 	snprintf(name[0], sizeof(name[0]), "%ld MiB 4K, PMD-aligned, fresh dst", size_mb);
 	snprintf(name[1], sizeof(name[1]), "%ld MiB 4K, PMD-aligned, RELOCATE", size_mb);
 	snprintf(name[2], sizeof(name[2]), "%ld MiB THP", size_mb);
+	snprintf(name[3], sizeof(name[3]), "%ld MiB 4K, PMD-aligned, RELOCATE|PARTIAL", size_mb);
 	/* Rows a-c: PMD-aligned, mutually PUD-misaligned (2 MiB vs 4 MiB into 1 GiB). */
 	const struct scen scen[] = {
 		{ name[0], RM_MB(size_mb), RM_PUD, RM_MB(2), RM_MB(4), false, 0 },
 		{ name[1], RM_MB(size_mb), RM_PUD, RM_MB(2), RM_MB(4), false,
 		  RUST_MREMAP_RELOCATE },
+		{ name[3], RM_MB(size_mb), RM_PUD, RM_MB(2), RM_MB(4), false,
+		  RUST_MREMAP_RELOCATE | RUST_MREMAP_PARTIAL },
 		{ name[2], RM_MB(size_mb), RM_PUD, RM_MB(2), RM_MB(4), true, 0 },
 		{ "1 GiB 4K, PUD-aligned", RM_GB(1), RM_PUD, 0, 0, false, 0 },
 		{ "64 MiB PTE-only", RM_MB(64), RM_PMD, 0, g_ps, false, 0 },
@@ -2003,6 +2070,7 @@ int main(int argc, char **argv)
 		printf("# UFFDIO_MOVE: n/a (%s)\n", g_uffd_why);
 	fflush(stdout);
 
+	pin_self(true);
 	for (size_t si = 0; (g_tables & T_MAIN) && si < ARRAY_SIZE(scen); si++) {
 		if (scen[si].flags & ~ver.flags) {
 			row[si].na_why = "ioctl flags not supported by the module";
@@ -2020,6 +2088,7 @@ int main(int argc, char **argv)
 			goto done;
 		}
 	}
+	pin_self(false);
 
 	if (!(g_tables & T_MAIN))
 		goto scaling;
