@@ -468,27 +468,21 @@ fn find_overlap(ranges: &[Range]) -> Result<Option<usize>> {
     Ok(None)
 }
 
-/// [`find_overlap`] without a sort, for the collector's vector: sources in ascending order, and
-/// destinations too. Then no two sources and no two destinations overlap if each starts at or
-/// after the end of the one before, and a source and a destination of two entries overlap if
-/// and only if they do in the merge of the two sorted lists, where one of them ends after the
-/// other, of the other list, that starts next begins. `None` if the input is not sorted so: the
-/// caller sorts.
+/// [`find_overlap`] without a sort, for the collector's vector: its sources disjoint and in
+/// ascending order (each starts at or after the end of the one before), and its destinations too.
+/// Then only a source and a destination of two entries can overlap, and walking the two sorted
+/// lists side by side, always past the range that ends first, meets every such pair (an entry's
+/// own two ranges may overlap). `None` if either list is not so, overlaps within a list
+/// included: the caller sorts, and finds those.
 fn find_overlap_sorted(ranges: &[Range]) -> Option<Option<usize>> {
-    let sorted = |key: fn(&Range) -> usize| ranges.windows(2).all(|w| key(&w[0]) <= key(&w[1]));
-    if !sorted(|r| r.src) || !sorted(|r| r.dst) {
+    let disjoint_ascending = |start: fn(&Range) -> usize| {
+        ranges
+            .windows(2)
+            .all(|w| start(&w[1]) >= start(&w[0]) + w[0].len)
+    };
+    if !disjoint_ascending(|r| r.src) || !disjoint_ascending(|r| r.dst) {
         return None;
     }
-    // Within one side: each range starts at or after the end of the one before.
-    for (i, w) in ranges.windows(2).enumerate() {
-        if w[1].src < w[0].src + w[0].len || w[1].dst < w[0].dst + w[0].len {
-            return Some(Some(i + 1));
-        }
-    }
-    // Across sides: walk both lists in start order; a range of one list overlaps one of the
-    // other if the other's range that starts at or after it starts before it ends, or the one
-    // that started before it ends after it starts. Neighbours in the merged order suffice, as
-    // each list is disjoint and sorted. An entry's own two ranges may overlap.
     let (mut i, mut j) = (0, 0);
     while i < ranges.len() && j < ranges.len() {
         let (s, d) = (&ranges[i], &ranges[j]);
@@ -496,7 +490,6 @@ fn find_overlap_sorted(ranges: &[Range]) -> Option<Option<usize>> {
         if i != j && s.src < d_end && d.dst < s_end {
             return Some(Some(i.max(j)));
         }
-        // Advance the list whose range ends first: it cannot meet any later range of the other.
         if s_end <= d_end {
             i += 1;
         } else {

@@ -648,6 +648,28 @@ static int uffd_arg(int uffd)
 	return g_abi >= 4 ? uffd : 0;
 }
 
+static bool cm_vec(enum cmeth m)
+{
+	return m == C_VEC || m == C_VEC_REG || m == C_VEC_PART;
+}
+
+static bool cm_ioctl(enum cmeth m)
+{
+	return m == C_IOCTL || m == C_IOCTL_REG || m == C_IOCTL_PART;
+}
+
+static bool cm_reg(enum cmeth m)
+{
+	return m == C_UFFD || m == C_VEC_REG || m == C_IOCTL_REG;
+}
+
+/* The RUST_MREMAP_* flags of a vectored or per-chunk ioctl method. */
+static unsigned int cm_flags(enum cmeth m)
+{
+	return (cm_reg(m) ? uffd_flags() : 0) |
+	       (m == C_VEC_PART || m == C_IOCTL_PART ? RUST_MREMAP_PARTIAL : 0);
+}
+
 /* RUST_MREMAP_IOC_MOVEV with @flags and @uffd: 0 or -errno; *@out as the kernel left it. */
 static int movev_uffd(unsigned int flags, int uffd, const struct rust_mremap_vec *vec,
 		      unsigned int count, struct rust_mremap_movev *out)
@@ -966,7 +988,7 @@ static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, stru
 		     struct lrow *l, struct cout *out)
 {
 	const char *what = cmeth_name[m];
-	bool reg = m == C_UFFD || m == C_VEC_REG || m == C_IOCTL_REG, nohole, fok = true;
+	bool reg = cm_reg(m), nohole, fok = true;
 	size_t tlen = c->len / 2, i = 0;
 	int uffd = -1, ret = RUN_FAIL, err = 0;
 	struct rust_mremap_move mv = { 0 };
@@ -1019,23 +1041,16 @@ static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, stru
 	t0 = now_ns();
 	switch (m) {
 	case C_VEC:
-	case C_VEC_PART:
-		err = movev_uffd(m == C_VEC_PART ? RUST_MREMAP_PARTIAL : 0, 0, c->vec,
-				 (unsigned int)c->n, &out->ctr);
-		break;
 	case C_VEC_REG:
-		err = movev_uffd(uffd_flags(), uffd_arg(uffd), c->vec, (unsigned int)c->n,
+	case C_VEC_PART:
+		err = movev_uffd(cm_flags(m), reg ? uffd_arg(uffd) : 0, c->vec, (unsigned int)c->n,
 				 &out->ctr);
 		break;
 	case C_IOCTL:
 	case C_IOCTL_REG:
 	case C_IOCTL_PART:
 		for (i = 0; i < c->n; i++) {
-			unsigned int fl = reg ? uffd_flags() : 0;
-
-			if (m == C_IOCTL_PART)
-				fl |= RUST_MREMAP_PARTIAL;
-			err = move_uffd(fl, reg ? uffd_arg(uffd) : 0,
+			err = move_uffd(cm_flags(m), reg ? uffd_arg(uffd) : 0,
 					c->vec[i].src, c->vec[i].dst, c->chunk, &mv);
 			if (!err && mv.moved != c->chunk)
 				err = -EIO;
@@ -1073,14 +1088,14 @@ static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, stru
 	if (f)
 		fok = faulter_stop(f, t0, t1, l);
 
-	if ((m == C_VEC || m == C_VEC_REG || m == C_VEC_PART) && !err && out->ctr.done != c->n)
+	if (cm_vec(m) && !err && out->ctr.done != c->n)
 		err = -EIO;
-	if (err && (m == C_VEC || m == C_VEC_REG || m == C_VEC_PART))
+	if (err && cm_vec(m))
 		fprintf(stderr,
 			"%s, %s: RUST_MREMAP_IOC_MOVEV of %zu entries: %s (done %u, moved %#llx, err_index %u)\n",
 			c->name, what, c->n, strerror(-err), out->ctr.done,
 			(unsigned long long)out->ctr.moved, out->ctr.err_index);
-	else if (err && (m == C_IOCTL || m == C_IOCTL_REG || m == C_IOCTL_PART))
+	else if (err && cm_ioctl(m))
 		fprintf(stderr, "%s, %s: chunk %zu of %zu: %s (moved %#llx)\n", c->name, what, i,
 			c->n, strerror(-err), (unsigned long long)mv.moved);
 	else if (err)

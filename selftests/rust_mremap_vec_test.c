@@ -1093,10 +1093,10 @@ enum ovl {
 /*
  * Two entries overlap (each valid alone): EINVAL at either of them.  Each
  * case runs twice: as built, and with the entries in reverse order.  The
- * module checks a vector whose sources and destinations both ascend (as a
- * collector's do) without sorting it, and sorts any other: a reversed
- * vector is never sorted, and O_CROSS_SORTED is a cross-side overlap in a
- * vector that is.
+ * module checks a vector whose sources, and destinations, each ascend
+ * without overlapping (as a collector's do) without sorting it, and sorts
+ * any other: a reversed vector is never one, and O_CROSS_SORTED is a
+ * cross-side overlap in a vector that is.
  */
 static enum res overlap_test(int fd, enum ovl which)
 {
