@@ -38,7 +38,7 @@
 use kernel::{
     alloc::KVVec,
     mm::{
-        pgtable::{MovePair, Share, SharedPair, Userfaultfd},
+        pgtable::{pmd_align_down, MovePair, PmdKind, Share, SharedPair, Userfaultfd, PMD_SIZE},
         MmapWriteGuard,
     },
     prelude::*,
@@ -46,7 +46,8 @@ use kernel::{
 
 use crate::abi::{DONTWAKE, DRY_RUN, PARTIAL, RELOCATE, UFFD};
 use crate::mover::{
-    check_range, pmd_extent, target_mm, Counters, DstSeen, MoveControl, Range, Scratch,
+    check_range, pmd_extent, target_mm, yield_or_stop, Counters, DstSeen, MoveControl, Range,
+    Scratch,
 };
 
 /// An entry as user space wrote it, before [`check_range`].
@@ -79,6 +80,13 @@ impl Outcome {
             counters: Counters::default(),
         }
     }
+
+    /// Every one of the `count` entries moved whole; the counters stay.
+    fn all_done(&mut self, count: usize) {
+        self.done = count;
+        self.moved = 0;
+        self.err_index = count;
+    }
 }
 
 /// What the up-front pass found out about an entry's VMAs (their start addresses name them: no
@@ -102,18 +110,18 @@ pub(crate) fn move_entries(
 ) -> Result {
     *out = Outcome::new(entries.len());
 
-    // 1. What needs nothing but the arguments: each entry's ranges, then the entries together.
-    let mut ranges = KVVec::with_capacity(entries.len(), GFP_KERNEL)?;
-    for (i, e) in entries.iter().enumerate() {
-        let r = at(out, i, check_range(e.src, e.dst, e.len))?;
-        ranges.push(r, GFP_KERNEL)?;
-    }
-    if ranges.len() > 1 {
-        if let Some(i) = find_overlap(&ranges)? {
-            out.err_index = i;
-            return Err(EINVAL);
-        }
-    }
+    // 1. What needs nothing but the arguments: each entry's ranges, then the entries together. A
+    //    batch of one (`RUST_MREMAP_IOC_MOVE`, which a caller may issue by the thousand) keeps its
+    //    range on the stack.
+    let one;
+    let many;
+    let ranges: &[Range] = if let [e] = entries {
+        one = at(out, 0, check_range(e.src, e.dst, e.len))?;
+        core::slice::from_ref(&one)
+    } else {
+        many = checked_ranges(entries, out)?;
+        &many
+    };
 
     // 2. The target, and the userfaultfd that makes the caller the monitor of the target's VMAs
     //    registered with it (`EBADF` if it is none): only the monitor moves registered memory,
@@ -136,6 +144,9 @@ pub(crate) fn move_entries(
         return Err(EINVAL);
     }
     let mut guard = mm.mmap_write_lock_killable()?;
+    if let [r] = ranges {
+        return move_one(&mut guard, uffd, flags, r, out);
+    }
 
     // 3. Each entry's VMAs, looked up through the guard (EFAULT), checked (EPERM, EOPNOTSUPP,
     //    EINVAL; EPERM for a registered VMA of another userfaultfd than ours, EAGAIN) and
@@ -146,48 +157,30 @@ pub(crate) fn move_entries(
     //    dropped) and made again to plan and to move.
     let n = ranges.len();
     let mut vmas = KVVec::with_capacity(n, GFP_KERNEL)?;
-    for_each_on_pairs(&mut guard, uffd, &ranges, out, |pair, _, r| {
-        let share = if flags & RELOCATE != 0 {
-            Share::No
-        } else {
-            pair.share_check(r.src, r.dst)?
-        };
+    for_each_on_pairs(&mut guard, uffd, ranges, out, |pair, _, r| {
         vmas.push(
             EntryVmas {
                 src: pair.src().start(),
                 dst: pair.dst().start(),
-                share,
+                share: share_of(pair, flags, r)?,
             },
             GFP_KERNEL,
         )?;
         Ok(())
     })?;
-    let sharing = decide_modes(&ranges, &vmas)?;
+    let sharing = decide_modes(ranges, &vmas)?;
 
-    // 4. Each entry's plan: a populated destination (EEXIST), and for a relocating entry an entry
-    //    that cannot move (EBUSY), before anything moves. A dry run counts every entry and stops.
-    //    Under `RUST_MREMAP_PARTIAL` (never with a dry run) a relocating entry is not planned:
-    //    what cannot move stops the move where it is met, as `UFFDIO_MOVE` does, and the walk
-    //    reports how far it got.
-    let dry_run = flags & DRY_RUN != 0;
-    let plan_sources = flags & PARTIAL == 0;
+    // 4. Each entry's plan ([`plan_entry`]), before anything moves. A dry run counts every
+    //    entry and stops.
     let mut planned = Counters::default();
     // Every VMA of the batch is write-locked (step 3), and nothing moves before step 5.
     let mut seen = DstSeen::for_plans();
-    for_each_on_pairs(&mut guard, uffd, &ranges, out, |pair, j, r| {
-        let mut pmc = MoveControl::new(*r, flags, sharing[j]);
-        // A sharing move moves every entry: only a populated destination can refuse it, and
-        // walking the range twice would cost as much as the move itself.
-        if dry_run || (!sharing[j] && plan_sources) {
-            planned.add(&pmc.plan(pair, &mut seen)?);
-        } else {
-            pmc.check_dst_empty(pair, &mut seen)?;
-        }
-        Ok(())
+    for_each_on_pairs(&mut guard, uffd, ranges, out, |pair, j, r| {
+        plan_entry(pair, r, flags, sharing[j], &mut seen, &mut planned)
     })?;
     // A refused plan reports nothing: nothing moved, and a dry run that fails counts nothing, as
     // one move's does.
-    if dry_run {
+    if flags & DRY_RUN != 0 {
         out.counters = planned;
         return Ok(());
     }
@@ -203,27 +196,118 @@ pub(crate) fn move_entries(
         out.err_index = i;
         let pair = MovePair::new_with_userfaultfd(&mut guard, r.src, r.dst, r.len, uffd)?;
         let delta = r.dst.wrapping_sub(r.src);
-        let end = run_end(&pair, &ranges, i, |j| {
+        let end = run_end(&pair, ranges, i, |j| {
             sharing[j] == sharing[i]
                 && (!sharing[i] || ranges[j].dst.wrapping_sub(ranges[j].src) == delta)
         });
-        if sharing[i] {
-            // Only now, with every plan passed, may the destination take the source's identity.
-            let mut pair = pair.share(r.src, r.dst)?;
-            move_run(&mut pair, &ranges, i..end, flags, &mut scratch, out)?;
-        } else {
-            let mut pair = pair;
-            relocate_run(&mut pair, &ranges, i..end, flags, &mut scratch, out)?;
-        }
+        move_on(pair, ranges, i..end, flags, sharing[i], &mut scratch, out)?;
         i = end;
     }
-    *out = Outcome {
-        done: ranges.len(),
-        moved: 0,
-        err_index: ranges.len(),
-        counters: out.counters,
-    };
+    out.all_done(n);
     Ok(())
+}
+
+/// Step 1 of a vector: each entry's ranges checked ([`check_range`]), then the entries together
+/// ([`find_overlap`]); `EINVAL` at the entry concerned.
+fn checked_ranges(entries: &[RawEntry], out: &mut Outcome) -> Result<KVVec<Range>> {
+    let mut ranges = KVVec::with_capacity(entries.len(), GFP_KERNEL)?;
+    for (i, e) in entries.iter().enumerate() {
+        let r = at(out, i, check_range(e.src, e.dst, e.len))?;
+        ranges.push(r, GFP_KERNEL)?;
+    }
+    if let Some(i) = find_overlap(&ranges)? {
+        out.err_index = i;
+        return Err(EINVAL);
+    }
+    Ok(ranges)
+}
+
+/// Steps 3 to 5 for a batch of one: the same checks, plan and move as a vector's, on one pair
+/// made once. (A vector makes its pairs again for each step, since a pair borrows the guard and
+/// the entries of a step may need several; and it needs arrays of what step 3 found to decide
+/// the entries' rmap modes together, where one entry's mode is its own.)
+fn move_one(
+    guard: &mut MmapWriteGuard<'_>,
+    uffd: Option<&Userfaultfd>,
+    flags: u32,
+    r: &Range,
+    out: &mut Outcome,
+) -> Result {
+    let pair = MovePair::new_with_userfaultfd(guard, r.src, r.dst, r.len, uffd)?;
+    let sharing = share_of(&pair, flags, r)? != Share::No;
+    let mut planned = Counters::default();
+    let mut seen = DstSeen::for_plans();
+    plan_entry(&pair, r, flags, sharing, &mut seen, &mut planned)?;
+    if flags & DRY_RUN != 0 {
+        out.counters = planned;
+        return Ok(());
+    }
+    move_on(
+        pair,
+        core::slice::from_ref(r),
+        0..1,
+        flags,
+        sharing,
+        &mut Scratch::default(),
+        out,
+    )?;
+    out.all_done(1);
+    Ok(())
+}
+
+/// Step 3's choice of rmap mode for one entry, as `pgtable_move_share_check()` sees it alone
+/// (relocating under `RUST_MREMAP_RELOCATE`); [`decide_modes`] decides a vector's together.
+fn share_of(pair: &MovePair<'_>, flags: u32, r: &Range) -> Result<Share> {
+    if flags & RELOCATE != 0 {
+        return Ok(Share::No);
+    }
+    pair.share_check(r.src, r.dst)
+}
+
+/// Step 4 for one entry: a populated destination (`EEXIST`), and for a relocating entry an
+/// entry that cannot move (`EBUSY`), found before anything moves; a dry run adds what the entry
+/// would do to `planned`. A sharing move moves every entry, so only a populated destination can
+/// refuse it, and walking the range twice would cost as much as the move itself. Under
+/// `RUST_MREMAP_PARTIAL` (never with a dry run) a relocating entry is not planned either: what
+/// cannot move stops the move where it is met, as `UFFDIO_MOVE` does, and the walk reports how
+/// far it got.
+fn plan_entry(
+    pair: &MovePair<'_>,
+    r: &Range,
+    flags: u32,
+    sharing: bool,
+    seen: &mut DstSeen,
+    planned: &mut Counters,
+) -> Result {
+    let mut pmc = MoveControl::new(*r, flags, sharing);
+    if flags & DRY_RUN != 0 || (!sharing && flags & PARTIAL == 0) {
+        planned.add(&pmc.plan(pair, seen)?);
+        Ok(())
+    } else {
+        pmc.check_dst_empty(pair, seen)
+    }
+}
+
+/// Step 5 for the entries `run`, all between `pair`'s two VMAs and in one rmap mode (`sharing`:
+/// at one offset): on the pair as it is, or, sharing, on the pair [`MovePair::share`] makes of
+/// it, which only now, with every plan passed, may give the destination the source's identity.
+fn move_on(
+    pair: MovePair<'_>,
+    ranges: &[Range],
+    run: core::ops::Range<usize>,
+    flags: u32,
+    sharing: bool,
+    scratch: &mut Scratch,
+    out: &mut Outcome,
+) -> Result {
+    if sharing {
+        let r = &ranges[run.start];
+        let mut pair = pair.share(r.src, r.dst)?;
+        move_run(&mut pair, ranges, run, flags, scratch, out)
+    } else {
+        let mut pair = pair;
+        relocate_run(&mut pair, ranges, run, flags, scratch, out)
+    }
 }
 
 /// Calls `f` for each entry (its index and ranges) in array order, on a pair of its two VMAs
@@ -303,9 +387,11 @@ fn move_run(
 /// single entries go by runs of [`MovePair::move_ptes_run`], one TLB flush each, across entries;
 /// the extent a run stops before (a destination page table to allocate, a whole table or a THP
 /// to move, a folio to wait for) goes by the walk ([`MoveControl`]), which decides it as it
-/// would in a move of the entry alone, and the run goes on after it. An entry whose destination
+/// would in a move of the entry alone, and the run goes on after it. The destination page tables
+/// the run will need are allocated first ([`prepare_dst_tables`]). An entry whose destination
 /// overlaps its source goes by the walk alone (a run may not refill a slot it emptied before its
-/// flush). Wakes userfaultfd waiters of what moved; on error, notes in `out` where it stopped.
+/// flush), as does a single entry of one extent. Wakes userfaultfd waiters of what moved; on
+/// error, notes in `out` where it stopped.
 fn relocate_run(
     pair: &mut MovePair<'_>,
     ranges: &[Range],
@@ -317,18 +403,32 @@ fn relocate_run(
     let group = &ranges[run.clone()];
     let lo = group.iter().map(|r| r.src).min().unwrap_or(0);
     let hi = group.iter().map(|r| r.src + r.len).max().unwrap_or(0);
-    let own_overlap = |r: &Range| r.dst < r.src + r.len && r.src < r.dst + r.len;
-    // The group's ranges for `move_ptes_run`; the one a run resumes in is trimmed in place.
-    let mut batch = KVVec::with_capacity(group.len(), GFP_KERNEL)?;
-    for r in group {
-        batch.push((r.src, r.dst, r.len), GFP_KERNEL)?;
-    }
+    // The group's ranges for `move_ptes_run`; the one a run resumes in is trimmed in place. One
+    // entry's stays on the stack.
+    let mut one = [(0, 0, 0)];
+    let mut many;
+    let batch: &mut [(usize, usize, usize)] = if let [r] = group {
+        one[0] = (r.src, r.dst, r.len);
+        &mut one
+    } else {
+        many = KVVec::with_capacity(group.len(), GFP_KERNEL)?;
+        for r in group {
+            many.push((r.src, r.dst, r.len), GFP_KERNEL)?;
+        }
+        &mut many
+    };
+    // What goes by the walk alone: an entry that overlaps its own destination, and a move of one
+    // extent, which a run would only slow down (its root lock, its flush pending, its array).
+    let one_extent = |r: &Range| pmd_extent(r.src, r.dst, r.len) == r.len;
+    let by_walk = |r: &Range| own_overlap(r) || (group.len() == 1 && one_extent(r));
+    // Where a destination table could not be allocated: the move stops there (`ENOMEM`).
+    let no_table = prepare_dst_tables(pair, group, by_walk).map(|(k, off)| (run.start + k, off));
     pair.with_invalidation(lo, hi, |pair, inv| {
         let (mut j, mut off) = (run.start, 0);
-        // The next entry from `j` on that overlaps its own destination.
+        // The next entry from `j` on that goes by the walk alone.
         let next_overlap = |j: usize| {
             (j..run.end)
-                .find(|&k| own_overlap(&ranges[k]))
+                .find(|&k| by_walk(&ranges[k]))
                 .unwrap_or(run.end)
         };
         let mut stop = next_overlap(j);
@@ -353,6 +453,9 @@ fn relocate_run(
                 if j == run.end {
                     break;
                 }
+            }
+            if no_table == Some((j, off)) {
+                return Err(ENOMEM);
             }
             // The walk takes one extent (or, overlapping its own destination, the rest).
             let r = &ranges[j];
@@ -382,6 +485,89 @@ fn relocate_run(
         }
         Ok(())
     })
+}
+
+/// Gives the destination of each extent of `group` that a run of [`relocate_run`] will move entry
+/// by entry a page table where it has none, before the run takes its lock (which reclaim may wait
+/// for, and an allocation may wait for reclaim: the run allocates nothing and stops at every
+/// destination PMD without a table). Then one run moves a collector's vector, with one TLB flush
+/// per hold of the lock, instead of one run per destination PMD, each cut short by a walk that
+/// allocates and flushes by itself.
+///
+/// Left alone, as the walk needs them: an extent whose source holds no page table (nothing to
+/// move, or a THP), and one the walk may move as a whole table, which a destination table would
+/// keep from moving whole (`decide()` in mover.rs): mutually aligned within the PMD and either a
+/// whole PMD or at the start or the end of the source VMA, where the walk realigns
+/// ([`MoveControl`]). An entry that goes by the walk alone (`by_walk`) is left to it.
+///
+/// Stops at the first allocation that fails, and returns where: the entry of `group` and the
+/// offset in it of the extent whose destination has no table, where the move then stops with
+/// `ENOMEM` (as `move_page_tables()` stops where `alloc_new_pmd()` or `pte_alloc()` fails),
+/// having moved everything before it. Stops at a fatal signal too, for the run to notice. A table
+/// allocated here stays, empty, if the move stops before it, as `move_page_tables()` leaves the
+/// tables it allocated when it fails.
+fn prepare_dst_tables(
+    pair: &MovePair<'_>,
+    group: &[Range],
+    by_walk: impl Fn(&Range) -> bool,
+) -> Option<(usize, usize)> {
+    let (src_start, src_end) = (pair.src().start(), pair.src().end());
+    // The last source PMD looked up and whether it holds a page table, and the last destination
+    // PMD known to hold one.
+    let mut src_table: Option<(usize, bool)> = None;
+    let mut dst_ready = None;
+    for (k, r) in group.iter().enumerate().filter(|(_, r)| !by_walk(r)) {
+        let mut off = 0;
+        while off < r.len {
+            let (s, d) = (r.src + off, r.dst + off);
+            let extent = pmd_extent(s, d, r.len - off);
+            let at = off;
+            off += extent;
+            let may_be_whole = s % PMD_SIZE == d % PMD_SIZE
+                && (extent == PMD_SIZE || s == src_start || s + extent == src_end);
+            if may_be_whole || dst_ready == Some(pmd_align_down(d)) {
+                continue;
+            }
+            if yield_or_stop().is_err() {
+                return None;
+            }
+            let table = match src_table {
+                Some((base, table)) if base == pmd_align_down(s) => table,
+                _ => {
+                    let pmd = pair.src_pmd(s);
+                    let table = matches!(pmd, Ok(Some(p)) if p.kind() == PmdKind::Table);
+                    src_table = Some((pmd_align_down(s), table));
+                    table
+                }
+            };
+            if !table {
+                continue;
+            }
+            let dst = match pair.dst_pmd_alloc(d) {
+                Ok(dst) => dst,
+                Err(e) if e == ENOMEM => return Some((k, at)),
+                // Not ours to report: the walk meets it.
+                Err(_) => return None,
+            };
+            match dst.kind() {
+                PmdKind::None => {
+                    if dst.pte_alloc().is_err() {
+                        return Some((k, at));
+                    }
+                }
+                PmdKind::Table => {}
+                // A THP: the walk refuses it (EEXIST).
+                _ => continue,
+            }
+            dst_ready = Some(dst.base());
+        }
+    }
+    None
+}
+
+/// Whether `r`'s destination overlaps its own source (downwards: [`check_range`]).
+fn own_overlap(r: &Range) -> bool {
+    r.dst < r.src + r.len && r.src < r.dst + r.len
 }
 
 /// `res`, noting in `out` that an error concerns entry `i`.
@@ -505,11 +691,12 @@ fn find_overlap_sorted(ranges: &[Range]) -> Option<Option<usize>> {
 /// from the same source VMA at the same offset, and that an entry whose source VMA is the
 /// destination VMA of any entry relocates.
 fn decide_modes(ranges: &[Range], vmas: &[EntryVmas]) -> Result<KVVec<bool>> {
-    // One entry: neither exception applies (its own source VMA is its destination VMA only
-    // within one VMA, which never shares).
-    if let [v] = vmas {
-        let mut sharing = KVVec::with_capacity(1, GFP_KERNEL)?;
-        sharing.push(v.share != Share::No, GFP_KERNEL)?;
+    // Nothing may share (`RUST_MREMAP_RELOCATE`, or nothing was found that could): no sort.
+    if vmas.iter().all(|v| v.share == Share::No) {
+        let mut sharing = KVVec::with_capacity(vmas.len(), GFP_KERNEL)?;
+        for _ in vmas {
+            sharing.push(false, GFP_KERNEL)?;
+        }
         return Ok(sharing);
     }
     // (destination VMA, source VMA, offset) of every entry, sorted: the entries into one VMA are

@@ -127,15 +127,20 @@ pub(crate) fn check_range(src: u64, dst: u64, len: u64) -> Result<Range> {
 }
 
 /// The target's address space, if the caller may ptrace-attach to it (the `process_vm_writev()`
-/// rule).
+/// rule). For `RUST_MREMAP_PIDFD_SELF` it is the caller's own, with no pidfd lookup and no
+/// `mm_access()`: a task may always attach to itself (`ptrace_may_access()` passes a task of the
+/// caller's thread group without a check), and an `exec()` that would swap the mm under
+/// `mm_access()`'s `exec_update_lock` first kills every other thread of the caller, so the caller
+/// cannot be in this call then. (`ESRCH` for a task without an mm, as `mm_access()` gives.)
 pub(crate) fn target_mm(pidfd: i32) -> Result<ARef<MmWithUser>> {
-    let task: ARef<Task> = if pidfd == PIDFD_SELF {
-        let current: &Task = kernel::current!();
-        current.into()
-    } else {
-        Task::from_pidfd(pidfd)?
-    };
-    task.mm_for_attach()
+    if pidfd == PIDFD_SELF {
+        let current = kernel::current!();
+        // `current->mm` holds an `mm_users` reference while the task runs: taking one more
+        // (`mmget()`) cannot fail.
+        return current.mm().map(ARef::from).ok_or(ESRCH);
+    }
+    Task::from_pidfd(pidfd)?
+        .mm_for_attach()
         .map_err(|e| if e == EACCES { EPERM } else { e })
 }
 
@@ -827,7 +832,7 @@ impl DstSeen {
 /// long as the range is: yields the CPU (as `move_page_tables()` does every extent), and stops
 /// with `EINTR` if the caller is being killed, so a long call does not hold the lock for a task
 /// that is gone. (No rmap lock is held here: runs bound their own holds inside the kernel crate.)
-fn yield_or_stop() -> Result {
+pub(crate) fn yield_or_stop() -> Result {
     cond_resched();
     if kernel::current!().fatal_signal_pending() {
         return Err(EINTR);
