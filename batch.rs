@@ -38,7 +38,9 @@
 use kernel::{
     alloc::KVVec,
     mm::{
-        pgtable::{pmd_align_down, MovePair, PmdKind, Share, SharedPair, Userfaultfd, PMD_SIZE},
+        pgtable::{
+            pmd_align_down, pmd_extent, MovePair, PmdKind, Share, SharedPair, Userfaultfd, PUD_SIZE,
+        },
         MmapWriteGuard,
     },
     prelude::*,
@@ -46,7 +48,7 @@ use kernel::{
 
 use crate::abi::{DONTWAKE, DRY_RUN, PARTIAL, RELOCATE, UFFD};
 use crate::mover::{
-    check_range, pmd_extent, target_mm, yield_or_stop, Counters, DstSeen, MoveControl, Range,
+    check_range, may_move_whole, target_mm, yield_or_stop, Counters, DstSeen, MoveControl, Range,
     Scratch,
 };
 
@@ -222,10 +224,11 @@ fn checked_ranges(entries: &[RawEntry], out: &mut Outcome) -> Result<KVVec<Range
     Ok(ranges)
 }
 
-/// Steps 3 to 5 for a batch of one: the same checks, plan and move as a vector's, on one pair
-/// made once. (A vector makes its pairs again for each step, since a pair borrows the guard and
-/// the entries of a step may need several; and it needs arrays of what step 3 found to decide
-/// the entries' rmap modes together, where one entry's mode is its own.)
+/// Steps 3 to 5 for a batch of one (`RUST_MREMAP_IOC_MOVE`, or a vector of one entry): the same
+/// checks, plan and move as a vector's, on one pair made once, with no per-entry arrays. (A
+/// vector makes its pairs again for each step, since a pair borrows the guard and the entries of
+/// a step may need several; and it needs arrays of what step 3 found to decide the entries' rmap
+/// modes together, where one entry's mode is its own.)
 fn move_one(
     guard: &mut MmapWriteGuard<'_>,
     uffd: Option<&Userfaultfd>,
@@ -233,6 +236,8 @@ fn move_one(
     r: &Range,
     out: &mut Outcome,
 ) -> Result {
+    // Whatever fails from here concerns the one entry (a vector of one reports it so).
+    out.err_index = 0;
     let pair = MovePair::new_with_userfaultfd(guard, r.src, r.dst, r.len, uffd)?;
     let sharing = share_of(&pair, flags, r)? != Share::No;
     let mut planned = Counters::default();
@@ -240,6 +245,7 @@ fn move_one(
     plan_entry(&pair, r, flags, sharing, &mut seen, &mut planned)?;
     if flags & DRY_RUN != 0 {
         out.counters = planned;
+        out.err_index = 1;
         return Ok(());
     }
     move_on(
@@ -421,22 +427,23 @@ fn relocate_run(
     // extent, which a run would only slow down (its root lock, its flush pending, its array).
     let one_extent = |r: &Range| pmd_extent(r.src, r.dst, r.len) == r.len;
     let by_walk = |r: &Range| own_overlap(r) || (group.len() == 1 && one_extent(r));
-    // Where a destination table could not be allocated: the move stops there (`ENOMEM`).
-    let no_table = prepare_dst_tables(pair, group, by_walk).map(|(k, off)| (run.start + k, off));
     pair.with_invalidation(lo, hi, |pair, inv| {
         let (mut j, mut off) = (run.start, 0);
         // The next entry from `j` on that goes by the walk alone.
-        let next_overlap = |j: usize| {
+        let next_by_walk = |j: usize| {
             (j..run.end)
                 .find(|&k| by_walk(&ranges[k]))
                 .unwrap_or(run.end)
         };
-        let mut stop = next_overlap(j);
+        let mut stop = next_by_walk(j);
+        // Where a destination table could not be allocated, if anywhere.
+        let mut no_table = None;
         while j < run.end {
             if stop < j {
-                stop = next_overlap(j);
+                stop = next_by_walk(j);
             }
             if stop > j {
+                no_table = prepare_dst_tables(pair, ranges, (j, off), stop);
                 let r = &ranges[j];
                 batch[j - run.start] = (r.src + off, r.dst + off, r.len - off);
                 let (done, res) = pair.move_ptes_run(inv, &batch[j - run.start..stop - run.start]);
@@ -454,7 +461,10 @@ fn relocate_run(
                     break;
                 }
             }
-            if no_table == Some((j, off)) {
+            // The run stopped where a destination table could not be allocated, and it still
+            // has none: the move stops there, as `move_page_tables()` stops where `pte_alloc()`
+            // fails. (Had anything given it one meanwhile, the walk goes on.)
+            if no_table == Some((j, off)) && !dst_has_table(pair, &ranges[j], off) {
                 return Err(ENOMEM);
             }
             // The walk takes one extent (or, overlapping its own destination, the rest).
@@ -487,55 +497,62 @@ fn relocate_run(
     })
 }
 
-/// Gives the destination of each extent of `group` that a run of [`relocate_run`] will move entry
-/// by entry a page table where it has none, before the run takes its lock (which reclaim may wait
-/// for, and an allocation may wait for reclaim: the run allocates nothing and stops at every
-/// destination PMD without a table). Then one run moves a collector's vector, with one TLB flush
-/// per hold of the lock, instead of one run per destination PMD, each cut short by a walk that
-/// allocates and flushes by itself.
+/// How many destination page tables [`prepare_dst_tables`] allocates ahead of a run at most: what
+/// a move that stops early leaves behind, empty, is bounded by it (128 KiB of tables), and a
+/// collector's vector into a fresh 256 MiB to-space needs one new run every 32 tables.
+const TABLES_AHEAD: usize = 32;
+
+/// Gives the destinations of the extents a run of [`relocate_run`] is about to move entry by
+/// entry, from `at` (an entry and an offset in it) up to entry `end`, a page table where they have
+/// none, at most [`TABLES_AHEAD`] new ones, before the run takes its lock (which reclaim may wait
+/// for, and an allocation may wait for reclaim: the run allocates nothing, and stops at a
+/// destination PMD without a table, where the walk allocates it and flushes by itself). Then one
+/// run moves a collector's chunks into a fresh to-space, one TLB flush per hold of its lock,
+/// instead of one run per destination PMD.
 ///
 /// Left alone, as the walk needs them: an extent whose source holds no page table (nothing to
-/// move, or a THP), and one the walk may move as a whole table, which a destination table would
-/// keep from moving whole (`decide()` in mover.rs): mutually aligned within the PMD and either a
-/// whole PMD or at the start or the end of the source VMA, where the walk realigns
-/// ([`MoveControl`]). An entry that goes by the walk alone (`by_walk`) is left to it.
+/// move, or a THP), and one the walk may move as a whole table ([`may_move_whole`]).
 ///
-/// Stops at the first allocation that fails, and returns where: the entry of `group` and the
-/// offset in it of the extent whose destination has no table, where the move then stops with
-/// `ENOMEM` (as `move_page_tables()` stops where `alloc_new_pmd()` or `pte_alloc()` fails),
-/// having moved everything before it. Stops at a fatal signal too, for the run to notice. A table
-/// allocated here stays, empty, if the move stops before it, as `move_page_tables()` leaves the
-/// tables it allocated when it fails.
+/// Returns where an allocation failed, if one did: the run stops there, and the move with
+/// `ENOMEM` if that destination still has no table. Also stops at a fatal signal, which the run
+/// notices. A table allocated here stays, empty, if the move stops before it (as
+/// `move_page_tables()` leaves the tables it allocated when it fails): [`TABLES_AHEAD`] at most.
 fn prepare_dst_tables(
     pair: &MovePair<'_>,
-    group: &[Range],
-    by_walk: impl Fn(&Range) -> bool,
+    ranges: &[Range],
+    at: (usize, usize),
+    end: usize,
 ) -> Option<(usize, usize)> {
-    let (src_start, src_end) = (pair.src().start(), pair.src().end());
-    // The last source PMD looked up and whether it holds a page table, and the last destination
-    // PMD known to hold one.
+    // The last source PMD looked up and whether it holds a page table, the last destination PMD
+    // known to hold one, and how many tables this call allocated.
     let mut src_table: Option<(usize, bool)> = None;
     let mut dst_ready = None;
-    for (k, r) in group.iter().enumerate().filter(|(_, r)| !by_walk(r)) {
-        let mut off = 0;
+    let mut allocated = 0;
+    for (j, r) in ranges.iter().enumerate().take(end).skip(at.0) {
+        let mut off = if j == at.0 { at.1 } else { 0 };
         while off < r.len {
-            let (s, d) = (r.src + off, r.dst + off);
-            let extent = pmd_extent(s, d, r.len - off);
-            let at = off;
-            off += extent;
-            let may_be_whole = s % PMD_SIZE == d % PMD_SIZE
-                && (extent == PMD_SIZE || s == src_start || s + extent == src_end);
-            if may_be_whole || dst_ready == Some(pmd_align_down(d)) {
-                continue;
-            }
             if yield_or_stop().is_err() {
                 return None;
+            }
+            let (s, d) = (r.src + off, r.dst + off);
+            let extent = pmd_extent(s, d, r.len - off);
+            let here = off;
+            off += extent;
+            if may_move_whole(pair, s, d, extent) || dst_ready == Some(pmd_align_down(d)) {
+                continue;
             }
             let table = match src_table {
                 Some((base, table)) if base == pmd_align_down(s) => table,
                 _ => {
-                    let pmd = pair.src_pmd(s);
-                    let table = matches!(pmd, Ok(Some(p)) if p.kind() == PmdKind::Table);
+                    let table = match pair.src_pmd(s) {
+                        Ok(Some(pmd)) => pmd.kind() == PmdKind::Table,
+                        // Nothing is mapped up to the source's next PUD boundary.
+                        Ok(None) => {
+                            off = here + (PUD_SIZE - s % PUD_SIZE).min(r.len - here);
+                            continue;
+                        }
+                        Err(_) => false,
+                    };
                     src_table = Some((pmd_align_down(s), table));
                     table
                 }
@@ -543,17 +560,21 @@ fn prepare_dst_tables(
             if !table {
                 continue;
             }
+            if allocated == TABLES_AHEAD {
+                return None;
+            }
             let dst = match pair.dst_pmd_alloc(d) {
                 Ok(dst) => dst,
-                Err(e) if e == ENOMEM => return Some((k, at)),
+                Err(e) if e == ENOMEM => return Some((j, here)),
                 // Not ours to report: the walk meets it.
                 Err(_) => return None,
             };
             match dst.kind() {
                 PmdKind::None => {
                     if dst.pte_alloc().is_err() {
-                        return Some((k, at));
+                        return Some((j, here));
                     }
+                    allocated += 1;
                 }
                 PmdKind::Table => {}
                 // A THP: the walk refuses it (EEXIST).
@@ -563,6 +584,11 @@ fn prepare_dst_tables(
         }
     }
     None
+}
+
+/// Whether the destination of the extent at `off` in `r` has a page table.
+fn dst_has_table(pair: &MovePair<'_>, r: &Range, off: usize) -> bool {
+    matches!(pair.dst_pmd(r.dst + off), Ok(Some(pmd)) if pmd.kind() == PmdKind::Table)
 }
 
 /// Whether `r`'s destination overlaps its own source (downwards: [`check_range`]).

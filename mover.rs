@@ -37,8 +37,8 @@
 use kernel::{
     mm::{
         pgtable::{
-            pmd_align_down, pud_align_down, MmuInvalidation, Mode, MovePair, MoveVma, Pmd, PmdKind,
-            PtesMoved, Relocate, RunMoved, Shared, TableScratch, PMD_SIZE, PUD_SIZE,
+            pmd_align_down, pmd_extent, pud_align_down, MmuInvalidation, Mode, MovePair, MoveVma,
+            Pmd, PmdKind, PtesMoved, Relocate, RunMoved, Shared, TableScratch, PMD_SIZE, PUD_SIZE,
         },
         MmWithUser,
     },
@@ -90,11 +90,16 @@ impl Counters {
     }
 }
 
-/// The extent a walk at `(src, dst)` takes next: up to the next PMD boundary of either side, at
-/// most `left` bytes (mainline's `get_extent(NORMAL_PMD)`).
-pub(crate) fn pmd_extent(src: usize, dst: usize, left: usize) -> usize {
-    let to_boundary = |addr: usize| PMD_SIZE - (addr & (PMD_SIZE - 1));
-    to_boundary(src).min(to_boundary(dst)).min(left)
+/// Whether the walk may move the extent `extent` bytes long at `(s, d)` (an extent of a move
+/// between `pair`'s VMAs) as a whole page table, as [`MoveControl::is_whole`] says of a whole or
+/// last extent, or as the first extent of a start [`MoveControl::try_realign_addr`] realigns: the
+/// two mutually aligned within the PMD, and the extent a whole PMD, or at the source VMA's start
+/// (where a realigned walk starts) or end (where a tail moves whole). A superset of both, for a
+/// caller that must not give such an extent's destination a page table first, which would keep
+/// it from moving whole ([`decide`]).
+pub(crate) fn may_move_whole<M>(pair: &MovePair<'_, M>, s: usize, d: usize, extent: usize) -> bool {
+    s % PMD_SIZE == d % PMD_SIZE
+        && (extent == PMD_SIZE || s == pair.src().start() || s + extent == pair.src().end())
 }
 
 /// One move's ranges, checked by [`check_range`]: `[src, src + len)` to `[dst, dst + len)`.

@@ -1545,6 +1545,57 @@ static enum res t_ebusy_pinned(int fd)
 }
 
 /*
+ * A vector of one entry: the module moves it as it moves a single
+ * RUST_MREMAP_IOC_MOVE (one pair for the checks, the plan and the move),
+ * and what refuses that entry must still name it: err_index 0, not 1 (=
+ * count, which means the call itself).  A source in a hole (EFAULT), a
+ * populated destination (EEXIST, both rmap modes) and, relocating, a
+ * pinned page (EBUSY); dry and real (expect_verr()), memory unchanged.
+ */
+static enum res t_one_entry_refusals(int fd)
+{
+	static const unsigned int flags[] = { 0, RELOC };
+	struct scene s;
+	bool ok = true;
+	int ring, ret;
+	uint8_t *x;
+
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
+		if (!scene_init(&s))
+			return R_FAIL;
+		w_fill(&s.w, s.b, (NE - 1) * ch + ps, ps);
+		ok &= w_snap(&s.w) &&
+		      expect_verr(flags[i] ? "one entry, dst populated, relocating" :
+				  "one entry, dst populated", fd, SELF, flags[i], &s.v[NE - 1], 1,
+				  EEXIST, 0, 0);
+		ok &= w_verify(&s.w, "after EEXIST");
+		w_destroy(&s.w);
+	}
+	if (!scene_init(&s))
+		return R_FAIL;
+	x = rm_find_hole(ch, ps, 0, ps);
+	if (!x) {
+		w_destroy(&s.w);
+		return R_FAIL;
+	}
+	s.v[0].src = ua(x);
+	ok &= w_snap(&s.w) &&
+	      expect_verr("one entry, source in a hole", fd, SELF, 0, &s.v[0], 1, EFAULT, 0, 0);
+	ok &= w_verify(&s.w, "after EFAULT");
+	w_destroy(&s.w);
+	ret = scene_pinned(&s, &ring);
+	if (ret <= 0)
+		return ret ? skip("io_uring pin of a page: %s", strerror(-ret)) : R_FAIL;
+	ok &= w_snap(&s.w) &&
+	      expect_verr("one entry, a page pinned, relocating", fd, SELF, RELOC, &s.v[1], 1,
+			  EBUSY, 0, 0);
+	ok &= w_verify(&s.w, "after EBUSY");
+	close(ring);
+	w_destroy(&s.w);
+	return ok ? R_PASS : R_FAIL;
+}
+
+/*
  * Fill region @i (one PMD, PMD-aligned) as one THP (MADV_HUGEPAGE, then
  * MADV_COLLAPSE if the faults did not make one); says so if it is not.
  */
@@ -2546,6 +2597,13 @@ static const char *fn_check(struct world *w, const struct rust_mremap_vec *v, in
 		 */
 		if (m->err_index != done && (done || moved || m->err_index != FN_ENTRIES))
 			return "err_index is not done";
+		/*
+		 * Relocating, the only allocations inside an entry are its
+		 * destination page tables: a stop part-way is where one failed,
+		 * at a destination PMD boundary, everything before it moved.
+		 */
+		if (!share && moved && (v[done].dst + moved) % RM_PMD)
+			return "ENOMEM part-way, not at a destination PMD boundary";
 	}
 	pages = moved / ps;
 	for (uint64_t i = 0; i < done; i++)
@@ -2970,6 +3028,7 @@ static const struct {
 	{ "last_entry_fork_shared_relocate_EBUSY",	t_ebusy_last_fork_relocate },
 	{ "last_entry_fork_shared_within_vma_EBUSY",	t_ebusy_last_fork_by_rule },
 	{ "entry_pinned_relocate_EBUSY_share_moves",	t_ebusy_pinned },
+	{ "one_entry_refusals_name_entry_0",		t_one_entry_refusals },
 	{ "partial_stops_at_pinned_page",		t_partial_stops_at_pinned },
 	{ "partial_stops_at_fork_shared_page",		t_partial_stops_at_fork_shared },
 	{ "partial_table_stops_at_the_page",		t_partial_table_stops_at_page },
