@@ -436,15 +436,27 @@ fn relocate_run(
                 .unwrap_or(run.end)
         };
         let mut stop = next_by_walk(j);
-        // Where a destination table could not be allocated, if anywhere.
+        // How far destination tables were prepared (the next extent to look at), and where one
+        // could not be allocated, if anywhere. Each extent is looked at once: a run that stops
+        // before the frontier (at a THP, a folio to wait for, a table the walk moves whole)
+        // resumes with its tables ready.
+        let mut prepared = (run.start, 0);
         let mut no_table = None;
         while j < run.end {
             if stop < j {
                 stop = next_by_walk(j);
             }
-            if stop > j {
-                no_table = prepare_dst_tables(pair, ranges, (j, off), stop);
-                let r = &ranges[j];
+            // A run would stop at once before an extent the walk may move as a whole table:
+            // the walk takes it without one (no root lock taken and dropped for nothing, as
+            // for each of the 512 tables of a 1 GiB relocation).
+            let r = &ranges[j];
+            let (s, d) = (r.src + off, r.dst + off);
+            let whole = may_move_whole(pair, s, d, pmd_extent(s, d, r.len - off));
+            if stop > j && !whole {
+                if (j, off) >= prepared {
+                    let (frontier, failed) = prepare_dst_tables(pair, ranges, (j, off), stop);
+                    (prepared, no_table) = (frontier, failed);
+                }
                 batch[j - run.start] = (r.src + off, r.dst + off, r.len - off);
                 let (done, res) = pair.move_ptes_run(inv, &batch[j - run.start..stop - run.start]);
                 out.counters.pte_moves += done.moved as u64;
@@ -461,9 +473,11 @@ fn relocate_run(
                     break;
                 }
             }
-            // The run stopped where a destination table could not be allocated, and it still
-            // has none: the move stops there, as `move_page_tables()` stops where `pte_alloc()`
-            // fails. (Had anything given it one meanwhile, the walk goes on.)
+            // The run stopped where a destination table could not be allocated, and it still has
+            // none: the move stops there, as `move_page_tables()` stops where `pte_alloc()` fails.
+            // (The walk may have given it one meanwhile, moving an earlier extent into the same
+            // destination PMD; then the run stopped there for another reason, which the walk
+            // deals with.)
             if no_table == Some((j, off)) && !dst_has_table(pair, &ranges[j], off) {
                 return Err(ENOMEM);
             }
@@ -513,16 +527,18 @@ const TABLES_AHEAD: usize = 32;
 /// Left alone, as the walk needs them: an extent whose source holds no page table (nothing to
 /// move, or a THP), and one the walk may move as a whole table ([`may_move_whole`]).
 ///
-/// Returns where an allocation failed, if one did: the run stops there, and the move with
-/// `ENOMEM` if that destination still has no table. Also stops at a fatal signal, which the run
-/// notices. A table allocated here stays, empty, if the move stops before it (as
-/// `move_page_tables()` leaves the tables it allocated when it fails): [`TABLES_AHEAD`] at most.
+/// Returns how far it looked (the entry and offset of the first extent it did not), and where an
+/// allocation failed, if one did: the run stops there, and the move with `ENOMEM`. Also stops at
+/// a fatal signal, which the run notices. A table allocated here stays, empty, if the move stops
+/// before it (as `move_page_tables()` leaves the tables it allocated when it fails):
+/// [`TABLES_AHEAD`] at most, since the caller prepares again only once the run has reached where
+/// this call stopped.
 fn prepare_dst_tables(
     pair: &MovePair<'_>,
     ranges: &[Range],
     at: (usize, usize),
     end: usize,
-) -> Option<(usize, usize)> {
+) -> ((usize, usize), Option<(usize, usize)>) {
     // The last source PMD looked up and whether it holds a page table, the last destination PMD
     // known to hold one, and how many tables this call allocated.
     let mut src_table: Option<(usize, bool)> = None;
@@ -532,7 +548,7 @@ fn prepare_dst_tables(
         let mut off = if j == at.0 { at.1 } else { 0 };
         while off < r.len {
             if yield_or_stop().is_err() {
-                return None;
+                return ((j, off), None);
             }
             let (s, d) = (r.src + off, r.dst + off);
             let extent = pmd_extent(s, d, r.len - off);
@@ -561,18 +577,18 @@ fn prepare_dst_tables(
                 continue;
             }
             if allocated == TABLES_AHEAD {
-                return None;
+                return ((j, here), None);
             }
             let dst = match pair.dst_pmd_alloc(d) {
                 Ok(dst) => dst,
-                Err(e) if e == ENOMEM => return Some((j, here)),
+                Err(e) if e == ENOMEM => return ((j, here), Some((j, here))),
                 // Not ours to report: the walk meets it.
-                Err(_) => return None,
+                Err(_) => return ((j, here), None),
             };
             match dst.kind() {
                 PmdKind::None => {
                     if dst.pte_alloc().is_err() {
-                        return Some((j, here));
+                        return ((j, here), Some((j, here)));
                     }
                     allocated += 1;
                 }
@@ -583,7 +599,7 @@ fn prepare_dst_tables(
             dst_ready = Some(dst.base());
         }
     }
-    None
+    ((end, 0), None)
 }
 
 /// Whether the destination of the extent at `off` in `r` has a page table.
