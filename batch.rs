@@ -446,12 +446,13 @@ fn relocate_run(
             if stop < j {
                 stop = next_by_walk(j);
             }
-            // A run would stop at once before an extent the walk may move as a whole table:
-            // the walk takes it without one (no root lock taken and dropped for nothing, as
-            // for each of the 512 tables of a 1 GiB relocation).
+            // A run would stop at once before an extent the walk may move as a whole table (its
+            // destination has no table): the walk takes it without one (no root lock taken and
+            // dropped for nothing, as for each of the 512 tables of a 1 GiB relocation).
             let r = &ranges[j];
             let (s, d) = (r.src + off, r.dst + off);
-            let whole = may_move_whole(pair, s, d, pmd_extent(s, d, r.len - off));
+            let whole = may_move_whole(pair, s, d, pmd_extent(s, d, r.len - off))
+                && !dst_has_table(pair, r, off);
             if stop > j && !whole {
                 if (j, off) >= prepared {
                     let (frontier, failed) = prepare_dst_tables(pair, ranges, (j, off), stop);
@@ -512,8 +513,9 @@ fn relocate_run(
 }
 
 /// How many destination page tables [`prepare_dst_tables`] allocates ahead of a run at most: what
-/// a move that stops early leaves behind, empty, is bounded by it (128 KiB of tables), and a
-/// collector's vector into a fresh 256 MiB to-space needs one new run every 32 tables.
+/// a move that stops early leaves behind, empty, is bounded by it (128 KiB of PTE tables, and the
+/// PMD tables above them where the destinations are sparse), and a collector's vector into a
+/// fresh 256 MiB to-space needs one new preparation every 32 tables.
 const TABLES_AHEAD: usize = 32;
 
 /// Gives the destinations of the extents a run of [`relocate_run`] is about to move entry by
