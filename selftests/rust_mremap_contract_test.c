@@ -1114,6 +1114,55 @@ static void *tlb_storer(void *arg)
 }
 
 /*
+ * Start the storer on the second CPU of @old_cpus (which it saves, at least
+ * two), this thread on the first, and wait until it has stored a while.
+ */
+static void tlb_start(pthread_t *th, cpu_set_t *old_cpus)
+{
+	int cpu = -1, other = -1;
+	cpu_set_t one;
+
+	atomic_store(&tlb.phase, 0);
+	atomic_store(&tlb.rounds, 0);
+	for (int c = 0; c < CPU_SETSIZE && other < 0; c++)
+		if (CPU_ISSET(c, old_cpus))
+			*(cpu < 0 ? &cpu : &other) = c;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	pthread_create(th, NULL, tlb_storer, NULL);
+	CPU_ZERO(&one);
+	CPU_SET(other, &one);
+	pthread_setaffinity_np(*th, sizeof(one), &one);
+	while (atomic_load(&tlb.rounds) < 100000)
+		sched_yield();
+}
+
+/* Tell the storer to store its marker, wait for it, and restore our CPUs. */
+static void tlb_stop(pthread_t th, cpu_set_t *old_cpus)
+{
+	atomic_store(&tlb.phase, 1);
+	while (atomic_load(&tlb.phase) != 2)
+		sched_yield();
+	pthread_join(th, NULL);
+	sched_setaffinity(0, sizeof(*old_cpus), old_cpus);
+}
+
+/* Whether the marker landed at @s (a new page) and not at @d (the moved one). */
+static bool tlb_marker_at_src(const char *what, int i, uint8_t *s, uint8_t *d)
+{
+	uint64_t at_dst = *(uint64_t *)d, at_src = *(uint64_t *)s;
+
+	if (at_dst != TLB_MARK && at_src == TLB_MARK)
+		return true;
+	ksft_print_msg("%s %d: the store after the move reached %s\n", what, i,
+		       at_dst == TLB_MARK ? "the moved page (a stale TLB entry)" : "neither page");
+	ksft_print_msg("%s %d: %#llx at the destination, %#llx at the source\n", what, i,
+		       (unsigned long long)at_dst, (unsigned long long)at_src);
+	return false;
+}
+
+/*
  * Once a move has returned, no thread reaches the moved memory through the
  * source addresses.  A run of whole tables (or THPs) flushes the TLB once,
  * at its end, and that flush must reach every CPU the target runs on.  The
@@ -1128,13 +1177,13 @@ static enum res stale_tlb_test(int fd, bool thp)
 {
 	const size_t len = TLB_TABLES * RM_PMD, word = 3 * ps;
 	const unsigned int seed = next_seed++;
-	cpu_set_t old_cpus, one;
+	cpu_set_t old_cpus;
 	struct rust_mremap_move m;
 	uint8_t *src = NULL, *dst = NULL;
 	enum res r = R_FAIL;
 	bool ok = true;
-	int ret, cpu = -1, other = -1;
 	pthread_t th;
+	int ret;
 
 	if (thp && !rm_thp_available())
 		return skip("kernel without CONFIG_TRANSPARENT_HUGEPAGE");
@@ -1154,29 +1203,9 @@ static enum res stale_tlb_test(int fd, bool thp)
 	}
 	for (int i = 0; i < TLB_TABLES; i++)
 		tlb.slot[i] = (volatile uint64_t *)(src + i * RM_PMD + word);
-	atomic_store(&tlb.phase, 0);
-	atomic_store(&tlb.rounds, 0);
-
-	/* This thread on the first CPU, the storer on the second. */
-	for (int c = 0; c < CPU_SETSIZE && other < 0; c++)
-		if (CPU_ISSET(c, &old_cpus))
-			*(cpu < 0 ? &cpu : &other) = c;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	sched_setaffinity(0, sizeof(one), &one);
-	pthread_create(&th, NULL, tlb_storer, NULL);
-	CPU_ZERO(&one);
-	CPU_SET(other, &one);
-	pthread_setaffinity_np(th, sizeof(one), &one);
-	while (atomic_load(&tlb.rounds) < 100000)
-		sched_yield();
-
+	tlb_start(&th, &old_cpus);
 	ret = rm_move(fd, SELF, 0, src, dst, len, &m);
-	atomic_store(&tlb.phase, 1);
-	while (atomic_load(&tlb.phase) != 2)
-		sched_yield();
-	pthread_join(th, NULL);
-	sched_setaffinity(0, sizeof(old_cpus), &old_cpus);
+	tlb_stop(th, &old_cpus);
 	if (ret) {
 		ksft_print_msg("move: %d (%s), moved %llu\n", ret, err_str(ret),
 			       (unsigned long long)m.moved);
@@ -1187,16 +1216,8 @@ static enum res stale_tlb_test(int fd, bool thp)
 
 	for (int i = 0; i < TLB_TABLES; i++) {
 		uint8_t *d = dst + i * RM_PMD, *s = src + i * RM_PMD;
-		uint64_t at_dst = *(uint64_t *)(d + word), at_src = *(uint64_t *)(s + word);
 
-		if (at_dst == TLB_MARK || at_src != TLB_MARK) {
-			ksft_print_msg("table %d: the store after the move reached %s\n", i,
-				       at_dst == TLB_MARK ? "the moved page (a stale TLB entry)"
-							  : "neither page");
-			ksft_print_msg("table %d: %#llx at the destination, %#llx at the source\n",
-				       i, (unsigned long long)at_dst, (unsigned long long)at_src);
-			ok = false;
-		}
+		ok &= tlb_marker_at_src("table", i, s + word, d + word);
 		if (rm_check(d, word, seed, i * RM_PMD) != (size_t)-1 ||
 		    rm_check(d + word + 8, RM_PMD - word - 8, seed, i * RM_PMD + word + 8) !=
 			    (size_t)-1) {
@@ -1211,6 +1232,83 @@ out:
 	unmap(src, len);
 	unmap(dst, len);
 	return r;
+}
+
+/*
+ * The same for a relocating run of single entries, whose extents in one
+ * pair of page tables move by one call (patch 7) and whose flush at the end
+ * of the hold must cover every one of them: 16 chunks of 64 KiB out of one
+ * source table, in descending order, packed 4 KiB off a PMD boundary into a
+ * fresh VMA by one relocating RUST_MREMAP_IOC_MOVEV, the storer storing into
+ * every other chunk.
+ */
+#define TLB_CHUNKS	(2 * TLB_TABLES)
+static enum res t_stale_tlb_grouped(int fd)
+{
+	const size_t ch = RM_KB(64), len = TLB_CHUNKS * ch, word = 3 * ps;
+	const unsigned int seed = next_seed++;
+	struct rust_mremap_vec v[TLB_CHUNKS];
+	struct rust_mremap_movev m;
+	uint8_t *src = NULL, *dst = NULL;
+	cpu_set_t old_cpus;
+	bool ok = true;
+	pthread_t th;
+	int ret;
+
+	if (sched_getaffinity(0, sizeof(old_cpus), &old_cpus) || CPU_COUNT(&old_cpus) < 2)
+		return skip("needs two CPUs");
+	src = map_pmd(RM_PMD, 0);
+	dst = src ? map_pmd(len + ps, 0) : NULL;
+	if (!src || !dst) {
+		ok = false;
+		goto out;
+	}
+	rm_fill(src, len, seed, 0);
+	/* Entry k moves chunk TLB_CHUNKS - 1 - k: descending sources. */
+	for (int k = 0; k < TLB_CHUNKS; k++) {
+		int c = TLB_CHUNKS - 1 - k;
+
+		v[k] = (struct rust_mremap_vec){ .src = (uintptr_t)(src + c * ch),
+						 .dst = (uintptr_t)(dst + ps + c * ch),
+						 .len = ch };
+	}
+	for (int i = 0; i < TLB_TABLES; i++)
+		tlb.slot[i] = (volatile uint64_t *)(src + 2 * i * ch + word);
+	tlb_start(&th, &old_cpus);
+	ret = rm_movev(fd, SELF, RUST_MREMAP_RELOCATE, v, TLB_CHUNKS, &m);
+	tlb_stop(th, &old_cpus);
+	if (ret || m.done != TLB_CHUNKS || m.pmd_moves || m.pte_moves != len / ps ||
+	    m.folios_relocated != len / ps) {
+		ksft_print_msg("movev: %d (%s), done %u, pmd %llu pte %llu relocated %llu\n", ret,
+			       err_str(ret), m.done, (unsigned long long)m.pmd_moves,
+			       (unsigned long long)m.pte_moves,
+			       (unsigned long long)m.folios_relocated);
+		ok = false;
+		goto out;
+	}
+	for (int i = 0; i < TLB_TABLES; i++) {
+		size_t off = 2 * i * ch;
+
+		ok &= tlb_marker_at_src("chunk", 2 * i, src + off + word, dst + ps + off + word);
+	}
+	for (size_t off = 0; off < len; off += ch) {
+		uint8_t *d = dst + ps + off;
+		size_t hole = (off / ch) % 2 ? ch : word;
+
+		/* Every page moved; the storer's word of every other chunk excepted. */
+		if (rm_check(d, hole, seed, off) != (size_t)-1 ||
+		    (hole < ch && rm_check(d + word + 8, ch - word - 8, seed, off + word + 8) !=
+					  (size_t)-1)) {
+			ksft_print_msg("chunk %zu: the destination lost the pattern\n", off / ch);
+			ok = false;
+		}
+	}
+	ksft_print_msg("stale TLB (grouped run): %lu store rounds before the marker\n",
+		       atomic_load(&tlb.rounds));
+out:
+	unmap(src, RM_PMD);
+	unmap(dst, len + ps);
+	return ok ? R_PASS : R_FAIL;
 }
 
 static enum res t_stale_tlb_tables(int fd)
@@ -1250,6 +1348,7 @@ static const struct {
 	{ "fatal_signal_stops_move",		t_fatal_signal },
 	{ "no_stale_tlb_after_table_run",	t_stale_tlb_tables },
 	{ "no_stale_tlb_after_thp_run",		t_stale_tlb_thp },
+	{ "no_stale_tlb_after_grouped_run",	t_stale_tlb_grouped },
 };
 
 int main(void)
