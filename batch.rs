@@ -451,14 +451,16 @@ fn relocate_run(
             // dropped for nothing, as for each of the 512 tables of a 1 GiB relocation).
             let r = &ranges[j];
             let (s, d) = (r.src + off, r.dst + off);
-            let whole = may_move_whole(pair, s, d, pmd_extent(s, d, r.len - off))
-                && !dst_has_table(pair, r, off);
-            if stop > j && !whole {
+            let whole = || {
+                may_move_whole(pair, s, d, pmd_extent(s, d, r.len - off))
+                    && !dst_has_table(pair, r, off)
+            };
+            if stop > j && !whole() {
                 if (j, off) >= prepared {
                     let (frontier, failed) = prepare_dst_tables(pair, ranges, (j, off), stop);
                     (prepared, no_table) = (frontier, failed);
                 }
-                batch[j - run.start] = (r.src + off, r.dst + off, r.len - off);
+                batch[j - run.start] = (s, d, r.len - off);
                 let (done, res) = pair.move_ptes_run(inv, &batch[j - run.start..stop - run.start]);
                 out.counters.pte_moves += done.moved as u64;
                 out.counters.folios_relocated += done.relocated as u64;

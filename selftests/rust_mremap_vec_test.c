@@ -331,6 +331,24 @@ static int w_map(struct world *w, enum kind k, size_t len, size_t align)
 	return w_map_g(w, k, len, align, 0, RM_MB(2));
 }
 
+/*
+ * A fresh world of two anonymous regions, A (@alen bytes, @aalign-aligned)
+ * and B; their indices in *@a and *@b.  False (and no world) if either
+ * cannot be mapped.
+ */
+static bool w_two(struct world *w, size_t alen, size_t aalign, size_t blen, size_t balign,
+		  int *a, int *b)
+{
+	w_init(w);
+	*a = w_map(w, K_ANON, alen, aalign);
+	*b = *a < 0 ? -1 : w_map(w, K_ANON, blen, balign);
+	if (*b < 0) {
+		w_destroy(w);
+		return false;
+	}
+	return true;
+}
+
 /* Fill [off, off + len) of region @i with its pattern (page aligned). */
 static void w_fill(struct world *w, int i, size_t off, size_t len)
 {
@@ -1501,21 +1519,21 @@ static enum res t_ebusy_last_fork_by_rule(int fd)
 
 /*
  * The errno scene with the second page of entry 1 pinned by io_uring (close
- * *@ring to unpin).  1, or 0 if there is no scene, or -errno if the pin
- * failed (and the scene is gone).
+ * *@ring to unpin): R_PASS, or the result the test ends with (a skip if the
+ * pin is not possible here; no scene then).
  */
-static int scene_pinned(struct scene *s, int *ring)
+static enum res scene_pinned(struct scene *s, int *ring)
 {
 	int ret;
 
 	if (!scene_init(s))
-		return 0;
+		return R_FAIL;
 	ret = pin_page(wp(&s->w, s->a) + ch + ps, ring);
 	if (ret) {
 		w_destroy(&s->w);
-		return ret;
+		return skip("io_uring pin of a page: %s", strerror(-ret));
 	}
-	return 1;
+	return R_PASS;
 }
 
 /*
@@ -1527,12 +1545,13 @@ static enum res t_ebusy_pinned(int fd)
 {
 	struct rm_cnt want = { .pte = NE * ch / ps };
 	struct scene s;
-	int ring, ret;
+	enum res r;
+	int ring;
 	bool ok;
 
-	ret = scene_pinned(&s, &ring);
-	if (ret <= 0)
-		return ret ? skip("io_uring pin of a page: %s", strerror(-ret)) : R_FAIL;
+	r = scene_pinned(&s, &ring);
+	if (r != R_PASS)
+		return r;
 	ok = w_snap(&s.w);
 	ok = ok && expect_verr("entry 1's page pinned, relocating", fd, SELF, RELOC, s.v, NE,
 			       EBUSY, 1, 1);
@@ -1575,7 +1594,8 @@ static enum res t_one_entry_refusals(int fd)
 	static const unsigned int flags[] = { 0, RELOC };
 	struct scene s;
 	bool ok = true;
-	int ring, ret;
+	enum res r;
+	int ring;
 
 	for (size_t i = 0; i < ARRAY_SIZE(flags); i++) {
 		if (!scene_init(&s))
@@ -1596,9 +1616,9 @@ static enum res t_one_entry_refusals(int fd)
 	w_destroy(&s.w);
 	if (!ok)
 		return R_FAIL;
-	ret = scene_pinned(&s, &ring);
-	if (ret <= 0)
-		return ret ? skip("io_uring pin of a page: %s", strerror(-ret)) : R_FAIL;
+	r = scene_pinned(&s, &ring);
+	if (r != R_PASS)
+		return r;
 	ok &= w_snap(&s.w) &&
 	      expect_verr("one entry, a page pinned, relocating", fd, SELF, RELOC, &s.v[1], 1,
 			  EBUSY, 0, 0);
@@ -1680,13 +1700,8 @@ static enum res t_eexist_past_an_empty_slot(int fd)
 		struct world w;
 		int a, b;
 
-		w_init(&w);
-		a = w_map(&w, K_ANON, 4 * ps, ps);
-		b = a < 0 ? -1 : w_map(&w, K_ANON, 2 * RM_PMD, RM_PMD);
-		if (b < 0) {
-			w_destroy(&w);
+		if (!w_two(&w, 4 * ps, ps, 2 * RM_PMD, RM_PMD, &a, &b))
 			return R_FAIL;
-		}
 		w_fill(&w, a, 0, 4 * ps);
 		w_fill(&w, b, RM_PMD, ps);
 		v[0] = ent(wp(&w, a), wp(&w, b), ps);
@@ -1747,12 +1762,13 @@ static bool expect_partial(const char *what, int fd, struct world *w,
 static enum res t_partial_stops_at_pinned(int fd)
 {
 	struct scene s;
-	int ring, ret;
+	enum res r;
+	int ring;
 	bool ok;
 
-	ret = scene_pinned(&s, &ring);
-	if (ret <= 0)
-		return ret ? skip("io_uring pin of a page: %s", strerror(-ret)) : R_FAIL;
+	r = scene_pinned(&s, &ring);
+	if (r != R_PASS)
+		return r;
 	ok = expect_partial("entry 1's second page pinned, partial", fd, &s.w, s.v, NE, EBUSY, 1,
 			    ps);
 	close(ring);
@@ -1763,9 +1779,9 @@ static enum res t_partial_stops_at_pinned(int fd)
 	 * pack into B in reverse order, at different offsets, so they
 	 * relocate by the rule (no RUST_MREMAP_RELOCATE), and stop the same.
 	 */
-	ret = scene_pinned(&s, &ring);
-	if (ret <= 0)
-		return ret ? skip("io_uring pin of a page: %s", strerror(-ret)) : R_FAIL;
+	r = scene_pinned(&s, &ring);
+	if (r != R_PASS)
+		return r;
 	for (int i = 0; i < NE; i++)
 		s.v[i].dst = ua(wp(&s.w, s.b) + (NE - 1 - i) * ch);
 	ok &= expect_partial_f("entry 1's second page pinned, packed by rule, partial", fd, &s.w,
@@ -1823,13 +1839,8 @@ static enum res t_partial_tables_ahead_bounded(int fd)
 	int a, b, ring, ret;
 	bool ok = true;
 
-	w_init(&w);
-	a = w_map(&w, K_ANON, TA_N * ps, RM_PMD);
-	b = a < 0 ? -1 : w_map(&w, K_ANON, TA_N * RM_PMD, RM_PMD);
-	if (b < 0) {
-		w_destroy(&w);
+	if (!w_two(&w, TA_N * ps, RM_PMD, TA_N * RM_PMD, RM_PMD, &a, &b))
 		return R_FAIL;
-	}
 	w_fill(&w, a, 0, TA_N * ps);
 	for (int i = 0; i < TA_N; i++) {
 		v[i] = ent(wp(&w, a) + i * ps, wp(&w, b) + i * RM_PMD + RM_PMD / 2, ps);
@@ -1889,13 +1900,8 @@ static enum res t_partial_table_stops_at_page(int fd)
 		struct world w;
 		int a, b, ring, ret;
 
-		w_init(&w);
-		a = w_map(&w, K_ANON, 2 * RM_PMD, RM_PMD);
-		b = a < 0 ? -1 : w_map(&w, K_ANON, 2 * RM_PMD, RM_PMD);
-		if (b < 0) {
-			w_destroy(&w);
+		if (!w_two(&w, 2 * RM_PMD, RM_PMD, 2 * RM_PMD, RM_PMD, &a, &b))
 			return R_FAIL;
-		}
 		w_fill(&w, a, 0, 2 * RM_PMD);
 		v[0] = ent(wp(&w, a), wp(&w, b), RM_PMD);
 		v[1] = ent(wp(&w, a) + RM_PMD, wp(&w, b) + RM_PMD, RM_PMD);
@@ -2315,13 +2321,8 @@ static enum res t_dense_pack(int fd)
 	int a, b;
 	bool ok;
 
-	w_init(&w);
-	a = w_map(&w, K_ANON, 32 * chunk, RM_PMD);
-	b = a < 0 ? -1 : w_map(&w, K_ANON, 16 * chunk, ps);
-	if (b < 0) {
-		w_destroy(&w);
+	if (!w_two(&w, 32 * chunk, RM_PMD, 16 * chunk, ps, &a, &b))
 		return R_FAIL;
-	}
 	w_fill(&w, a, 0, 32 * chunk);
 	for (int i = 0; i < 16; i++)
 		v[i] = ent(wp(&w, a) + pick[i] * chunk, wp(&w, b) + i * chunk, chunk);
