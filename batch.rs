@@ -39,7 +39,8 @@ use kernel::{
     alloc::KVVec,
     mm::{
         pgtable::{
-            pmd_align_down, pmd_extent, MovePair, PmdKind, Share, SharedPair, Userfaultfd, PUD_SIZE,
+            pmd_align_down, pmd_extent, MovePair, PmdKind, Share, SharedPair, TableScratch,
+            Userfaultfd, PUD_SIZE,
         },
         MmapWriteGuard,
     },
@@ -49,7 +50,6 @@ use kernel::{
 use crate::abi::{DONTWAKE, DRY_RUN, PARTIAL, RELOCATE, UFFD};
 use crate::mover::{
     check_range, may_move_whole, target_mm, yield_or_stop, Counters, DstSeen, MoveControl, Range,
-    Scratch,
 };
 
 /// An entry as user space wrote it, before [`check_range`].
@@ -82,12 +82,113 @@ impl Outcome {
             counters: Counters::default(),
         }
     }
+}
 
-    /// Every one of the `count` entries moved whole; the counters stay.
-    fn all_done(&mut self, count: usize) {
-        self.done = count;
-        self.moved = 0;
-        self.err_index = count;
+/// Where the moves of a batch are: the one writer of the progress in [`Outcome`], so that what a
+/// move that stops reports is right by construction, and the one waker of userfaultfd waiters.
+///
+/// # Invariants
+///
+/// `entry <= ranges.len()`, and `off < ranges[entry].len()` if `entry < ranges.len()`, else 0.
+/// `out` says that entries `[0, entry)` moved whole and the first `off` bytes of entry `entry`
+/// (`done`, `moved`), and names `entry` as the one an error concerns (`err_index`). Threads
+/// waiting on a userfaultfd fault in what moved were woken, or what moved and is still to be
+/// woken is `wake`, a destination range of the current run's pair (unless
+/// `RUST_MREMAP_DONTWAKE`).
+struct Cursor<'a> {
+    ranges: &'a [Range],
+    entry: usize,
+    off: usize,
+    flags: u32,
+    out: &'a mut Outcome,
+    wake: Option<(usize, usize)>,
+}
+
+impl<'a> Cursor<'a> {
+    /// Nothing of `ranges` moved yet.
+    fn new(ranges: &'a [Range], flags: u32, out: &'a mut Outcome) -> Self {
+        // INVARIANT: Nothing moved (every range is longer than 0), and `out` says so.
+        (out.done, out.moved, out.err_index) = (0, 0, 0);
+        Self {
+            ranges,
+            entry: 0,
+            off: 0,
+            flags,
+            out,
+            wake: None,
+        }
+    }
+
+    /// The entry the next move is in, and how far into it.
+    fn at(&self) -> (usize, usize) {
+        (self.entry, self.off)
+    }
+
+    /// What is left of the current entry.
+    fn rest(&self) -> Range {
+        let r = &self.ranges[self.entry];
+        r.part(self.off, r.len())
+    }
+
+    /// Where what moved is counted.
+    fn counters(&mut self) -> &mut Counters {
+        &mut self.out.counters
+    }
+
+    /// Records that the next `bytes` of the current entry moved (between `pair`'s VMAs), and
+    /// wakes their waiters; at the end of the entry, goes on to the next.
+    fn advance<M>(&mut self, pair: &MovePair<'_, M>, bytes: usize) {
+        let Some(r) = self.ranges.get(self.entry) else {
+            return;
+        };
+        let bytes = bytes.min(r.len() - self.off);
+        self.wake(pair, r, bytes);
+        self.off += bytes;
+        if self.off == r.len() {
+            (self.entry, self.off) = (self.entry + 1, 0);
+        }
+        // INVARIANT: `off` is less than the entry's length, or the cursor is past it; `out`
+        // follows.
+        (self.out.done, self.out.moved, self.out.err_index) = (self.entry, self.off, self.entry);
+    }
+
+    /// Records that everything up to byte `off` of entry `entry` (at or after where the cursor
+    /// is) moved between `pair`'s VMAs, as [`Self::advance`] does entry by entry.
+    fn advance_to<M>(&mut self, pair: &MovePair<'_, M>, (entry, off): (usize, usize)) {
+        while self.entry < entry.min(self.ranges.len()) {
+            self.advance(pair, usize::MAX);
+        }
+        if self.entry == entry {
+            self.advance(pair, off.saturating_sub(self.off));
+        }
+    }
+
+    /// Notes that the threads waiting on a userfaultfd fault in the `bytes` from where the cursor
+    /// is in `r`'s destination, which just moved, are to be woken, as `UFFDIO_MOVE` wakes them
+    /// unless `UFFDIO_MOVE_MODE_DONTWAKE`. Adjacent ranges (a collector packs its chunks densely)
+    /// are woken by one call ([`Self::wake_now`]).
+    fn wake<M>(&mut self, pair: &MovePair<'_, M>, r: &Range, bytes: usize) {
+        if self.flags & DONTWAKE != 0 || bytes == 0 {
+            return;
+        }
+        let start = r.dst() + self.off;
+        match self.wake {
+            Some((s, e)) if e == start => self.wake = Some((s, start + bytes)),
+            _ => {
+                self.wake_now(pair);
+                self.wake = Some((start, start + bytes));
+            }
+        }
+    }
+
+    /// Wakes what [`Self::wake`] noted, in the destination VMA of `pair`, the pair the moves were
+    /// made on: each run ends with it, whether it stopped or not. The wake is under the mmap
+    /// write lock, so the woken threads fault again only once it is dropped, however late in the
+    /// call it comes, and find the pages.
+    fn wake_now<M>(&mut self, pair: &MovePair<'_, M>) {
+        if let Some((start, end)) = self.wake.take() {
+            pair.dst().userfaultfd_wake(start, end - start);
+        }
     }
 }
 
@@ -140,7 +241,7 @@ pub(crate) fn move_entries(
     let task_size = mm.task_size();
     if let Some(i) = ranges
         .iter()
-        .position(|r| r.src + r.len > task_size || r.dst + r.len > task_size)
+        .position(|r| r.src() + r.len() > task_size || r.dst() + r.len() > task_size)
     {
         out.err_index = i;
         return Err(EINVAL);
@@ -189,23 +290,20 @@ pub(crate) fn move_entries(
 
     // 5. The moves, in array order, a run of entries between the same two VMAs in the same rmap
     //    mode (sharing: at the same offset) on one pair.
-    let mut scratch = Scratch::default();
+    let mut scratch = TableScratch::new();
+    let mut cursor = Cursor::new(ranges, flags, out);
     let mut i = 0;
     while i < n {
         let r = &ranges[i];
-        out.done = i;
-        out.moved = 0;
-        out.err_index = i;
-        let pair = MovePair::new_with_userfaultfd(&mut guard, r.src, r.dst, r.len, uffd)?;
-        let delta = r.dst.wrapping_sub(r.src);
+        let pair = MovePair::new_with_userfaultfd(&mut guard, r.src(), r.dst(), r.len(), uffd)?;
+        let delta = r.dst().wrapping_sub(r.src());
         let end = run_end(&pair, ranges, i, |j| {
             sharing[j] == sharing[i]
-                && (!sharing[i] || ranges[j].dst.wrapping_sub(ranges[j].src) == delta)
+                && (!sharing[i] || ranges[j].dst().wrapping_sub(ranges[j].src()) == delta)
         });
-        move_on(pair, ranges, i..end, flags, sharing[i], &mut scratch, out)?;
+        move_on(pair, &mut cursor, i..end, sharing[i], &mut scratch)?;
         i = end;
     }
-    out.all_done(n);
     Ok(())
 }
 
@@ -238,7 +336,7 @@ fn move_one(
 ) -> Result {
     // Whatever fails from here concerns the one entry (a vector of one reports it so).
     out.err_index = 0;
-    let pair = MovePair::new_with_userfaultfd(guard, r.src, r.dst, r.len, uffd)?;
+    let pair = MovePair::new_with_userfaultfd(guard, r.src(), r.dst(), r.len(), uffd)?;
     let sharing = share_of(&pair, flags, r)? != Share::No;
     let mut planned = Counters::default();
     let mut seen = DstSeen::for_plans();
@@ -248,17 +346,8 @@ fn move_one(
         out.err_index = 1;
         return Ok(());
     }
-    move_on(
-        pair,
-        core::slice::from_ref(r),
-        0..1,
-        flags,
-        sharing,
-        &mut Scratch::default(),
-        out,
-    )?;
-    out.all_done(1);
-    Ok(())
+    let mut cursor = Cursor::new(core::slice::from_ref(r), flags, out);
+    move_on(pair, &mut cursor, 0..1, sharing, &mut TableScratch::new())
 }
 
 /// Step 3's choice of rmap mode for one entry, as `pgtable_move_share_check()` sees it alone
@@ -267,7 +356,7 @@ fn share_of(pair: &MovePair<'_>, flags: u32, r: &Range) -> Result<Share> {
     if flags & RELOCATE != 0 {
         return Ok(Share::No);
     }
-    pair.share_check(r.src, r.dst)
+    pair.share_check(r.src(), r.dst())
 }
 
 /// Step 4 for one entry: a populated destination (`EEXIST`), and for a relocating entry an
@@ -285,34 +374,37 @@ fn plan_entry(
     seen: &mut DstSeen,
     planned: &mut Counters,
 ) -> Result {
-    let mut pmc = MoveControl::new(*r, flags, sharing);
+    let walk = MoveControl::new(pair, *r, flags, sharing);
     if flags & DRY_RUN != 0 || (!sharing && flags & PARTIAL == 0) {
-        planned.add(&pmc.plan(pair, seen)?);
+        planned.add(&walk.plan(pair, seen)?);
         Ok(())
     } else {
-        pmc.check_dst_empty(pair, seen)
+        walk.check_dst_empty(pair, seen)
     }
 }
 
 /// Step 5 for the entries `run`, all between `pair`'s two VMAs and in one rmap mode (`sharing`:
-/// at one offset): on the pair as it is, or, sharing, on the pair [`MovePair::share`] makes of
-/// it, which only now, with every plan passed, may give the destination the source's identity.
+/// at one offset), from where `cursor` is (the start of `run`): on the pair as it is, or,
+/// sharing, on the pair [`MovePair::share`] makes of it, which only now, with every plan passed,
+/// may give the destination the source's identity.
 fn move_on(
     pair: MovePair<'_>,
-    ranges: &[Range],
+    cursor: &mut Cursor<'_>,
     run: core::ops::Range<usize>,
-    flags: u32,
     sharing: bool,
-    scratch: &mut Scratch,
-    out: &mut Outcome,
+    scratch: &mut TableScratch,
 ) -> Result {
     if sharing {
-        let r = &ranges[run.start];
-        let mut pair = pair.share(r.src, r.dst)?;
-        move_run(&mut pair, ranges, run, flags, scratch, out)
+        let r = &cursor.ranges[run.start];
+        let mut pair = pair.share(r.src(), r.dst())?;
+        let res = share_entries(&mut pair, cursor, run, scratch);
+        cursor.wake_now(&pair);
+        res
     } else {
         let mut pair = pair;
-        relocate_run(&mut pair, ranges, run, flags, scratch, out)
+        let res = relocate_entries(&mut pair, cursor, run, scratch);
+        cursor.wake_now(&pair);
+        res
     }
 }
 
@@ -332,7 +424,7 @@ fn for_each_on_pairs(
         let pair = at(
             out,
             i,
-            MovePair::new_with_userfaultfd(guard, r.src, r.dst, r.len, uffd),
+            MovePair::new_with_userfaultfd(guard, r.src(), r.dst(), r.len(), uffd),
         )?;
         let end = run_end(&pair, ranges, i, |_| true);
         for (j, r) in ranges.iter().enumerate().take(end).skip(i) {
@@ -353,10 +445,10 @@ fn run_end<M>(
 ) -> usize {
     let (src, dst) = (pair.src(), pair.dst());
     let inside = |r: &Range| {
-        r.src >= src.start()
-            && r.src + r.len <= src.end()
-            && r.dst >= dst.start()
-            && r.dst + r.len <= dst.end()
+        r.src() >= src.start()
+            && r.src() + r.len() <= src.end()
+            && r.dst() >= dst.start()
+            && r.dst() + r.len() <= dst.end()
     };
     let mut end = i + 1;
     while end < ranges.len() && inside(&ranges[end]) && same(end) {
@@ -366,113 +458,98 @@ fn run_end<M>(
 }
 
 /// Moves the entries `run` on a `SharedPair`, one walk each (whose runs of whole tables flush
-/// the TLB once), waking userfaultfd waiters of each; on error, notes in `out` where it stopped.
-fn move_run(
+/// the TLB once); `cursor` follows.
+fn share_entries(
     pair: &mut SharedPair<'_>,
-    ranges: &[Range],
+    cursor: &mut Cursor<'_>,
     run: core::ops::Range<usize>,
-    flags: u32,
-    scratch: &mut Scratch,
-    out: &mut Outcome,
+    scratch: &mut TableScratch,
 ) -> Result {
     for j in run {
-        let r = &ranges[j];
-        out.done = j;
-        out.moved = 0;
-        out.err_index = j;
-        let mut pmc = MoveControl::new(*r, flags, true);
-        let res = pmc.execute(pair, scratch, &mut out.counters);
-        out.moved = pmc.progress();
-        wake(flags, pair, r, 0, out.moved);
+        let mut walk = MoveControl::new(pair, cursor.ranges[j], cursor.flags, true);
+        let res = walk.execute(pair, scratch, cursor.counters());
+        cursor.advance(pair, walk.progress());
         res?;
     }
     Ok(())
 }
 
-/// Moves the entries `run` on a relocating pair, inside one invalidation of their sources:
-/// single entries go by runs of [`MovePair::move_ptes_run`], one TLB flush each, across entries;
+/// Moves the entries `run` on a relocating pair, inside one invalidation of their sources, from
+/// where `cursor` is (the start of `run`), which follows.
+///
+/// Single entries go by runs of [`MovePair::move_ptes_run`], one TLB flush each, across entries;
 /// the extent a run stops before (a destination page table to allocate, a whole table or a THP
 /// to move, a folio to wait for) goes by the walk ([`MoveControl`]), which decides it as it
 /// would in a move of the entry alone, and the run goes on after it. The destination page tables
 /// the run will need are allocated first ([`prepare_dst_tables`]). An entry whose destination
 /// overlaps its source goes by the walk alone (a run may not refill a slot it emptied before its
-/// flush), as does a single entry of one extent. Wakes userfaultfd waiters of what moved; on
-/// error, notes in `out` where it stopped.
-fn relocate_run(
+/// flush), as does a single entry of one extent.
+fn relocate_entries(
     pair: &mut MovePair<'_>,
-    ranges: &[Range],
+    cursor: &mut Cursor<'_>,
     run: core::ops::Range<usize>,
-    flags: u32,
-    scratch: &mut Scratch,
-    out: &mut Outcome,
+    scratch: &mut TableScratch,
 ) -> Result {
+    let ranges = cursor.ranges;
     let group = &ranges[run.clone()];
-    let lo = group.iter().map(|r| r.src).min().unwrap_or(0);
-    let hi = group.iter().map(|r| r.src + r.len).max().unwrap_or(0);
-    // The group's ranges for `move_ptes_run`; the one a run resumes in is trimmed in place. One
-    // entry's stays on the stack.
-    let mut one = [(0, 0, 0)];
-    let mut many;
-    let batch: &mut [(usize, usize, usize)] = if let [r] = group {
-        one[0] = (r.src, r.dst, r.len);
-        &mut one
+    let lo = group.iter().map(|r| r.src()).min().unwrap_or(0);
+    let hi = group.iter().map(|r| r.src() + r.len()).max().unwrap_or(0);
+    // The group's ranges for `move_ptes_run`. One entry's stay on the stack.
+    let one;
+    let many;
+    let batch: &[(usize, usize, usize)] = if let [r] = group {
+        one = [(r.src(), r.dst(), r.len())];
+        &one
     } else {
-        many = KVVec::with_capacity(group.len(), GFP_KERNEL)?;
+        let mut v = KVVec::with_capacity(group.len(), GFP_KERNEL)?;
         for r in group {
-            many.push((r.src, r.dst, r.len), GFP_KERNEL)?;
+            v.push((r.src(), r.dst(), r.len()), GFP_KERNEL)?;
         }
-        &mut many
+        many = v;
+        &many
     };
     // What goes by the walk alone: an entry that overlaps its own destination, and a move of one
     // extent, which a run would only slow down (its root lock, its flush pending, its array).
-    let one_extent = |r: &Range| pmd_extent(r.src, r.dst, r.len) == r.len;
-    let by_walk = |r: &Range| own_overlap(r) || (group.len() == 1 && one_extent(r));
+    let one_extent = |r: &Range| pmd_extent(r.src(), r.dst(), r.len()) == r.len();
+    let by_walk = |r: &Range| r.overlaps_itself() || (group.len() == 1 && one_extent(r));
+    // The next entry from `j` on that goes by the walk alone.
+    let next_by_walk = |j: usize| {
+        (j..run.end)
+            .find(|&k| by_walk(&ranges[k]))
+            .unwrap_or(run.end)
+    };
     pair.with_invalidation(lo, hi, |pair, inv| {
-        let (mut j, mut off) = (run.start, 0);
-        // The next entry from `j` on that goes by the walk alone.
-        let next_by_walk = |j: usize| {
-            (j..run.end)
-                .find(|&k| by_walk(&ranges[k]))
-                .unwrap_or(run.end)
-        };
-        let mut stop = next_by_walk(j);
+        let mut stop = next_by_walk(run.start);
         // How far destination tables were prepared (the next extent to look at), and where one
         // could not be allocated, if anywhere. Each extent is looked at once: a run that stops
         // before the frontier (at a THP, a folio to wait for, a table the walk moves whole)
         // resumes with its tables ready.
         let mut prepared = (run.start, 0);
         let mut no_table = None;
-        while j < run.end {
+        while cursor.at().0 < run.end {
+            let (j, off) = cursor.at();
             if stop < j {
                 stop = next_by_walk(j);
             }
             // A run would stop at once before an extent the walk may move as a whole table (its
             // destination has no table): the walk takes it without one (no root lock taken and
             // dropped for nothing, as for each of the 512 tables of a 1 GiB relocation).
-            let r = &ranges[j];
-            let (s, d) = (r.src + off, r.dst + off);
+            let rest = cursor.rest();
             let whole = || {
-                may_move_whole(pair, s, d, pmd_extent(s, d, r.len - off))
-                    && !dst_has_table(pair, r, off)
+                may_move_whole(pair, rest.src(), rest.dst(), first_extent(&rest))
+                    && !dst_has_table(pair, rest.dst())
             };
             if stop > j && !whole() {
                 if (j, off) >= prepared {
-                    let (frontier, failed) = prepare_dst_tables(pair, ranges, (j, off), stop);
-                    (prepared, no_table) = (frontier, failed);
+                    (prepared, no_table) = prepare_dst_tables(pair, ranges, (j, off), stop);
                 }
-                batch[j - run.start] = (s, d, r.len - off);
-                let (done, res) = pair.move_ptes_run(inv, &batch[j - run.start..stop - run.start]);
-                out.counters.pte_moves += done.moved as u64;
-                out.counters.folios_relocated += done.relocated as u64;
-                for _ in 0..done.ranges {
-                    wake(flags, pair, &ranges[j], off, ranges[j].len - off);
-                    (j, off) = (j + 1, 0);
-                }
-                wake(flags, pair, &ranges[j.min(run.end - 1)], off, done.bytes);
-                off += done.bytes;
-                (out.done, out.moved, out.err_index) = (j, off, j);
+                let from = j - run.start;
+                let (done, res) = pair.move_ptes_run(inv, &batch[from..stop - run.start], off);
+                cursor.counters().pte_moves += done.moved as u64;
+                cursor.counters().folios_relocated += done.relocated as u64;
+                cursor.advance_to(pair, (j + done.ranges, done.bytes));
                 res?;
-                if j == run.end {
+                if cursor.at().0 == run.end {
                     break;
                 }
             }
@@ -481,37 +558,28 @@ fn relocate_run(
             // (The walk may have given it one meanwhile, moving an earlier extent into the same
             // destination PMD; then the run stopped there for another reason, which the walk
             // deals with.)
-            if no_table == Some((j, off)) && !dst_has_table(pair, &ranges[j], off) {
+            let rest = cursor.rest();
+            if no_table == Some(cursor.at()) && !dst_has_table(pair, rest.dst()) {
                 return Err(ENOMEM);
             }
             // The walk takes one extent (or, overlapping its own destination, the rest).
-            let r = &ranges[j];
-            let (s, d) = (r.src + off, r.dst + off);
-            let len = if own_overlap(r) {
-                r.len - off
+            let part = if ranges[cursor.at().0].overlaps_itself() {
+                rest
             } else {
-                pmd_extent(s, d, r.len - off)
+                rest.part(0, first_extent(&rest))
             };
-            let mut pmc = MoveControl::new(
-                Range {
-                    src: s,
-                    dst: d,
-                    len,
-                },
-                flags,
-                false,
-            );
-            let res = pmc.execute_in(pair, inv, scratch, &mut out.counters);
-            wake(flags, pair, r, off, pmc.progress());
-            off += pmc.progress();
-            (out.done, out.moved, out.err_index) = (j, off, j);
+            let mut walk = MoveControl::new(pair, part, cursor.flags, false);
+            let res = walk.execute_in(pair, inv, scratch, cursor.counters());
+            cursor.advance(pair, walk.progress());
             res?;
-            if off == r.len {
-                (j, off) = (j + 1, 0);
-            }
         }
         Ok(())
     })
+}
+
+/// The first extent of a walk of `r`: up to the next PMD boundary of either side.
+fn first_extent(r: &Range) -> usize {
+    pmd_extent(r.src(), r.dst(), r.len())
 }
 
 /// How many destination page tables [`prepare_dst_tables`] allocates ahead of a run at most: what
@@ -520,7 +588,7 @@ fn relocate_run(
 /// fresh 256 MiB to-space needs one new preparation every 32 tables.
 const TABLES_AHEAD: usize = 32;
 
-/// Gives the destinations of the extents a run of [`relocate_run`] is about to move entry by
+/// Gives the destinations of the extents a run of [`relocate_entries`] is about to move entry by
 /// entry, from `at` (an entry and an offset in it) up to entry `end`, a page table where they have
 /// none, at most [`TABLES_AHEAD`] new ones, before the run takes its lock (which reclaim may wait
 /// for, and an allocation may wait for reclaim: the run allocates nothing, and stops at a
@@ -550,12 +618,12 @@ fn prepare_dst_tables(
     let mut allocated = 0;
     for (j, r) in ranges.iter().enumerate().take(end).skip(at.0) {
         let mut off = if j == at.0 { at.1 } else { 0 };
-        while off < r.len {
+        while off < r.len() {
             if yield_or_stop().is_err() {
                 return ((j, off), None);
             }
-            let (s, d) = (r.src + off, r.dst + off);
-            let extent = pmd_extent(s, d, r.len - off);
+            let (s, d) = (r.src() + off, r.dst() + off);
+            let extent = pmd_extent(s, d, r.len() - off);
             let here = off;
             off += extent;
             if may_move_whole(pair, s, d, extent) || dst_ready == Some(pmd_align_down(d)) {
@@ -568,7 +636,7 @@ fn prepare_dst_tables(
                         Ok(Some(pmd)) => pmd.kind() == PmdKind::Table,
                         // Nothing is mapped up to the source's next PUD boundary.
                         Ok(None) => {
-                            off = here + (PUD_SIZE - s % PUD_SIZE).min(r.len - here);
+                            off = here + (PUD_SIZE - s % PUD_SIZE).min(r.len() - here);
                             continue;
                         }
                         Err(_) => false,
@@ -606,14 +674,9 @@ fn prepare_dst_tables(
     ((end, 0), None)
 }
 
-/// Whether the destination of the extent at `off` in `r` has a page table.
-fn dst_has_table(pair: &MovePair<'_>, r: &Range, off: usize) -> bool {
-    matches!(pair.dst_pmd(r.dst + off), Ok(Some(pmd)) if pmd.kind() == PmdKind::Table)
-}
-
-/// Whether `r`'s destination overlaps its own source (downwards: [`check_range`]).
-fn own_overlap(r: &Range) -> bool {
-    r.dst < r.src + r.len && r.src < r.dst + r.len
+/// Whether the destination PMD slot of `dst` has a page table.
+fn dst_has_table(pair: &MovePair<'_>, dst: usize) -> bool {
+    matches!(pair.dst_pmd(dst), Ok(Some(pmd)) if pmd.kind() == PmdKind::Table)
 }
 
 /// `res`, noting in `out` that an error concerns entry `i`.
@@ -622,16 +685,6 @@ fn at<T>(out: &mut Outcome, i: usize, res: Result<T>) -> Result<T> {
         out.err_index = i;
     }
     res
-}
-
-/// Wakes the threads waiting on a userfaultfd fault in the `len` bytes from `off` of `r`'s
-/// destination, which just moved, as `UFFDIO_MOVE` does unless `UFFDIO_MOVE_MODE_DONTWAKE`.
-/// Under the mmap write lock: the woken threads fault again once it is dropped, and find the
-/// pages.
-fn wake<M>(flags: u32, pair: &MovePair<'_, M>, r: &Range, off: usize, len: usize) {
-    if flags & DONTWAKE == 0 {
-        pair.dst().userfaultfd_wake(r.dst + off, len);
-    }
 }
 
 /// One side of an entry, for [`find_overlap`].
@@ -654,11 +707,11 @@ fn find_overlap(ranges: &[Range]) -> Result<Option<usize>> {
     }
     let mut spans = KVVec::with_capacity(2 * ranges.len(), GFP_KERNEL)?;
     for (entry, r) in ranges.iter().enumerate() {
-        for start in [r.src, r.dst] {
+        for start in [r.src(), r.dst()] {
             spans.push(
                 Span {
                     start,
-                    end: start + r.len,
+                    end: start + r.len(),
                     entry,
                 },
                 GFP_KERNEL,
@@ -710,16 +763,16 @@ fn find_overlap_sorted(ranges: &[Range]) -> Option<Option<usize>> {
     let disjoint_ascending = |start: fn(&Range) -> usize| {
         ranges
             .windows(2)
-            .all(|w| start(&w[1]) >= start(&w[0]) + w[0].len)
+            .all(|w| start(&w[1]) >= start(&w[0]) + w[0].len())
     };
-    if !disjoint_ascending(|r| r.src) || !disjoint_ascending(|r| r.dst) {
+    if !disjoint_ascending(|r| r.src()) || !disjoint_ascending(|r| r.dst()) {
         return None;
     }
     let (mut i, mut j) = (0, 0);
     while i < ranges.len() && j < ranges.len() {
         let (s, d) = (&ranges[i], &ranges[j]);
-        let (s_end, d_end) = (s.src + s.len, d.dst + d.len);
-        if i != j && s.src < d_end && d.dst < s_end {
+        let (s_end, d_end) = (s.src() + s.len(), d.dst() + d.len());
+        if i != j && s.src() < d_end && d.dst() < s_end {
             return Some(Some(i.max(j)));
         }
         if s_end <= d_end {
@@ -749,7 +802,7 @@ fn decide_modes(ranges: &[Range], vmas: &[EntryVmas]) -> Result<KVVec<bool>> {
     // one run, which agrees on source and offset if its first and last element do.
     let mut into = KVVec::with_capacity(vmas.len(), GFP_KERNEL)?;
     for (r, v) in ranges.iter().zip(vmas.iter()) {
-        into.push((v.dst, v.src, r.dst.wrapping_sub(r.src)), GFP_KERNEL)?;
+        into.push((v.dst, v.src, r.dst().wrapping_sub(r.src())), GFP_KERNEL)?;
     }
     into.sort_unstable();
     let run = |vma: usize| {

@@ -38,7 +38,7 @@ use kernel::{
     mm::{
         pgtable::{
             pmd_align_down, pmd_extent, pud_align_down, MmuInvalidation, Mode, MovePair, MoveVma,
-            Pmd, PmdKind, PtesMoved, Relocate, RunMoved, Shared, TableScratch, PMD_SIZE, PUD_SIZE,
+            Pmd, PmdKind, TableScratch, PMD_SIZE, PUD_SIZE,
         },
         MmWithUser,
     },
@@ -54,20 +54,6 @@ use crate::abi::{NO_REALIGN, PIDFD_SELF};
 /// progress before the move gives up with `EAGAIN`. (What blocks single entries, a folio lock, a
 /// split or a migration, is waited for inside `MovePair::move_ptes`, with its own bound.)
 const MAX_RETRIES: u32 = 1000;
-
-/// The room a relocating table move needs for the folios of one table (`TableScratch`, 8 KiB),
-/// allocated the first time a move needs it: most single-entry moves never do.
-#[derive(Default)]
-pub(crate) struct Scratch(Option<TableScratch>);
-
-impl Scratch {
-    fn get(&mut self) -> Result<&mut TableScratch> {
-        if self.0.is_none() {
-            self.0 = Some(TableScratch::new()?);
-        }
-        self.0.as_mut().ok_or(ENOMEM)
-    }
-}
 
 /// What the move did (or, for a dry run, would do).
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -102,16 +88,58 @@ pub(crate) fn may_move_whole<M>(pair: &MovePair<'_, M>, s: usize, d: usize, exte
         && (extent == PMD_SIZE || s == pair.src().start() || s + extent == pair.src().end())
 }
 
-/// One move's ranges, checked by [`check_range`]: `[src, src + len)` to `[dst, dst + len)`.
+/// One move's ranges, `[src, src + len)` to `[dst, dst + len)`, as [`check_range`] found them
+/// (its only maker), or a part of such ranges ([`Range::part`]).
+///
+/// # Invariants
+///
+/// `src`, `dst` and `len` are page-aligned, neither range wraps, and `dst` does not lie inside
+/// `[src, src + len)` above `src` (entries move in ascending order, so only a downward overlap
+/// keeps every byte). `len` is not 0, except for a part.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Range {
-    pub(crate) src: usize,
-    pub(crate) dst: usize,
-    pub(crate) len: usize,
+    src: usize,
+    dst: usize,
+    len: usize,
 }
 
-/// The checks that need nothing but the range (`EINVAL`): alignment, length, wrap, upward
-/// overlap.
+impl Range {
+    pub(crate) fn src(&self) -> usize {
+        self.src
+    }
+
+    pub(crate) fn dst(&self) -> usize {
+        self.dst
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The `len` bytes from `off` (page-aligned) on, as much of them as the range has.
+    pub(crate) fn part(&self, off: usize, len: usize) -> Self {
+        let off = off.min(self.len) & !(PAGE_SIZE - 1);
+        // INVARIANT: A part of ranges that keep the invariants keeps them (its addresses stay
+        // page-aligned: `off` is, and `len` is cut to what the range has from there, or rounded
+        // down).
+        Self {
+            src: self.src + off,
+            dst: self.dst + off,
+            len: len.min(self.len - off) & !(PAGE_SIZE - 1),
+        }
+    }
+
+    /// Whether the destination overlaps the source (downwards, by the invariants).
+    pub(crate) fn overlaps_itself(&self) -> bool {
+        self.dst < self.src + self.len && self.src < self.dst + self.len
+    }
+}
+
+/// The checks that need nothing but the range: alignment, length, wrap, upward overlap.
+///
+/// # Errors
+///
+/// [`EINVAL`] if any fails.
 pub(crate) fn check_range(src: u64, dst: u64, len: u64) -> Result<Range> {
     let (src, dst, len) = (
         usize::try_from(src)?,
@@ -128,6 +156,7 @@ pub(crate) fn check_range(src: u64, dst: u64, len: u64) -> Result<Range> {
     if dst < src_end && src < dst_end && dst >= src {
         return Err(EINVAL);
     }
+    // INVARIANT: Checked just above.
     Ok(Range { src, dst, len })
 }
 
@@ -149,8 +178,17 @@ pub(crate) fn target_mm(pidfd: i32) -> Result<ARef<MmWithUser>> {
         .map_err(|e| if e == EACCES { EPERM } else { e })
 }
 
-/// The state of one move: mainline's `struct pagetable_move_control`. The pair it walks is
-/// passed to each step: a relocating `MovePair` or, once it shares rmap identity, a `SharedPair`.
+/// The walk of one move: mainline's `struct pagetable_move_control`, a value. It is made with its
+/// start already realigned ([`MoveControl::new`]), so a plan walks a copy of it
+/// ([`MoveControl::plan`]) and the move the original ([`MoveControl::execute`]), extent for
+/// extent the same. The pair it walks is passed to each step: a relocating `MovePair` or, once it
+/// shares rmap identity, a `SharedPair`.
+///
+/// # Invariants
+///
+/// `[old_end - len_in, old_end)` is the source of a [`Range`] and `new_addr - old_addr` its
+/// offset; `old_addr` lies at or above that range's start realigned down to a PMD boundary.
+#[derive(Clone, Copy)]
 pub(crate) struct MoveControl {
     /// Where the walk is (starts at the realigned address, if realigned).
     old_addr: usize,
@@ -165,15 +203,22 @@ pub(crate) struct MoveControl {
 }
 
 impl MoveControl {
-    pub(crate) fn new(r: Range, flags: u32, shared: bool) -> Self {
-        Self {
+    /// The walk of `r` between `pair`'s VMAs (sharing rmap identity if `shared`), its start
+    /// realigned as [`Self::try_realign_addr`] says. The VMAs' bounds do not change while the
+    /// mmap write lock is held, so the walk stays right for a pair of the same VMAs made later.
+    pub(crate) fn new<M>(pair: &MovePair<'_, M>, r: Range, flags: u32, shared: bool) -> Self {
+        // INVARIANT: Made of `r` itself; realigning moves the start down to a PMD boundary at
+        // most.
+        let mut walk = Self {
             old_addr: r.src,
             new_addr: r.dst,
             old_end: r.src + r.len,
             len_in: r.len,
             no_realign: flags & NO_REALIGN != 0,
             shared,
-        }
+        };
+        walk.try_realign_addr(pair);
+        walk
     }
 
     /// The source address the user asked for.
@@ -230,6 +275,7 @@ impl MoveControl {
     }
 
     fn next(&mut self, extent: usize) {
+        // INVARIANT: The walk goes up, by the same amount on both sides.
         self.old_addr += extent;
         self.new_addr += extent;
     }
@@ -270,6 +316,8 @@ impl MoveControl {
 
     /// Goes past a PUD window the walk has dealt with.
     fn next_pud(&mut self, (s, d): (usize, usize)) {
+        // INVARIANT: A PUD window's two addresses keep the walk's offset (`pud_window`), and its
+        // end lies above where the walk was.
         self.old_addr = s + PUD_SIZE;
         self.new_addr = d + PUD_SIZE;
     }
@@ -323,53 +371,41 @@ impl MoveControl {
         (s, d, extent - (s - self.old_addr))
     }
 
-    /// Walks the move without changing anything: fails with `EEXIST` or `EBUSY` where the move
-    /// would, and counts what it would do.
-    pub(crate) fn plan<M>(
-        &mut self,
-        pair: &MovePair<'_, M>,
-        seen: &mut DstSeen,
-    ) -> Result<Counters> {
+    /// Walks the move without changing anything, on a copy of the walk: what the move would do.
+    ///
+    /// # Errors
+    ///
+    /// [`EEXIST`] or [`EBUSY`] where the move would meet them, [`EINTR`] on a fatal signal, and
+    /// [`EAGAIN`] if an entry kept changing under the plan.
+    pub(crate) fn plan<M>(&self, pair: &MovePair<'_, M>, seen: &mut DstSeen) -> Result<Counters> {
         self.check_dst_empty(pair, seen)?;
 
-        let start = (self.old_addr, self.new_addr);
-        self.try_realign_addr(pair);
-        let mut slots = SlotModel::new(self.old_addr, self.old_end, self.new_addr);
+        let mut walk = *self;
+        let mut slots = SlotModel::new(walk.old_addr, walk.old_end, walk.new_addr);
         let mut c = Counters::default();
         let mut retries = 0;
-        let res = loop {
-            if self.done() {
-                break Ok(c);
-            }
+        while !walk.done() {
             // A plan walks as far as the move, under the same mmap write lock: it yields the CPU
             // and stops for a fatal signal between extents as the walk does.
-            if let Err(e) = yield_or_stop() {
-                break Err(e);
-            }
-            if let Some(window) = self.pud_window(pair) {
-                match self.plan_pud(pair, window, &mut c) {
-                    Ok(true) => {
-                        self.next_pud(window);
-                        continue;
-                    }
-                    Ok(false) => {}
-                    Err(e) => break Err(e),
+            yield_or_stop()?;
+            if let Some(window) = walk.pud_window(pair) {
+                if walk.plan_pud(pair, window, &mut c)? {
+                    walk.next_pud(window);
+                    continue;
                 }
             }
-            let extent = self.extent();
-            match self.plan_extent(pair, extent, &mut slots, &mut c) {
+            let extent = walk.extent();
+            match walk.plan_extent(pair, extent, &mut slots, &mut c) {
                 Ok(()) => {
                     retries = 0;
-                    self.next(extent);
+                    walk.next(extent);
                 }
                 // The entry changed kind under us (reclaim split a THP): look again.
                 Err(e) if e == EAGAIN && retries < MAX_RETRIES => retries += 1,
-                Err(e) => break Err(e),
+                Err(e) => return Err(e),
             }
-        };
-        self.old_addr = start.0;
-        self.new_addr = start.1;
-        res
+        }
+        Ok(c)
     }
 
     /// What [`decide_pud`] says of a PUD window, from the entries its in-range addresses (also
@@ -529,52 +565,38 @@ impl MoveControl {
     }
 
     /// The move itself, inside one mmu-notifier invalidation of the source range (as
-    /// `move_page_tables()` brackets its walk). Between extents it yields the CPU and stops
-    /// (`EINTR`, part-way) if the caller is being killed, so a long move does not hold the
-    /// target's mmap lock for a task that is gone.
-    pub(crate) fn execute<'g, M: Mode>(
+    /// `move_page_tables()` brackets its walk, from the realigned start). Between extents it
+    /// yields the CPU and stops (`EINTR`, part-way) if the caller is being killed, so a long move
+    /// does not hold the target's mmap lock for a task that is gone. [`Self::progress`] says how
+    /// far it got, also on error.
+    ///
+    /// # Errors
+    ///
+    /// What a move of one extent returns ([`MovePair::move_ptes`] and the others): [`EEXIST`],
+    /// [`EBUSY`], [`ENOMEM`], [`EINTR`], and [`EAGAIN`] after [`MAX_RETRIES`] looks at an entry
+    /// that kept changing.
+    pub(crate) fn execute<M: Mode>(
         &mut self,
-        pair: &mut MovePair<'g, M>,
-        scratch: &mut Scratch,
+        pair: &mut MovePair<'_, M>,
+        scratch: &mut TableScratch,
         c: &mut Counters,
-    ) -> Result
-    where
-        MovePair<'g, M>: Moves,
-    {
-        // Realigned first, so that the invalidation covers the realigned start.
-        self.try_realign_addr(pair);
+    ) -> Result {
         pair.with_invalidation(self.old_addr, self.old_end, |pair, inv| {
             self.execute_in(pair, inv, scratch, c)
         })
     }
 
     /// [`Self::execute`] inside an invalidation the caller started, which must cover the source
-    /// range (realigning the start again finds it realigned: a no-op).
-    pub(crate) fn execute_in<'g, M: Mode>(
+    /// range (a realigned start below it lies outside the source VMA, where nothing is mapped:
+    /// each move checks that the invalidation covers what it clears there), extent by extent, as
+    /// [`decide`] and [`decide_pud`] say.
+    pub(crate) fn execute_in<M: Mode>(
         &mut self,
-        pair: &mut MovePair<'g, M>,
+        pair: &mut MovePair<'_, M>,
         inv: &MmuInvalidation<'_>,
-        scratch: &mut Scratch,
+        scratch: &mut TableScratch,
         c: &mut Counters,
-    ) -> Result
-    where
-        MovePair<'g, M>: Moves,
-    {
-        self.try_realign_addr(pair);
-        self.walk(pair, inv, scratch, c)
-    }
-
-    /// The walk of [`Self::execute`], extent by extent, as [`decide`] and [`decide_pud`] say.
-    fn walk<'g, M: Mode>(
-        &mut self,
-        pair: &mut MovePair<'g, M>,
-        inv: &MmuInvalidation<'_>,
-        scratch: &mut Scratch,
-        c: &mut Counters,
-    ) -> Result
-    where
-        MovePair<'g, M>: Moves,
-    {
+    ) -> Result {
         let mut retries = 0;
         while !self.done() {
             yield_or_stop()?;
@@ -608,21 +630,22 @@ impl MoveControl {
     }
 
     /// Moves a PUD window as [`decide_pud`] says: one PUD entry, or nothing at all to move.
-    /// `Ok(false)`: the walk takes the window in PMD extents.
-    fn move_pud<'g, M: Mode>(
+    /// `Ok(false)`: the walk takes the window in PMD extents. (Only a sharing pair has windows.)
+    fn move_pud<M: Mode>(
         &mut self,
-        pair: &mut MovePair<'g, M>,
+        pair: &mut MovePair<'_, M>,
         inv: &MmuInvalidation<'_>,
         window: (usize, usize),
         c: &mut Counters,
-    ) -> Result<bool>
-    where
-        MovePair<'g, M>: Moves,
-    {
+    ) -> Result<bool> {
         let ((s, d), action) = self.pud_decision(pair, window)?;
+        let moved = |pair: &mut MovePair<'_, M>| match pair.as_shared() {
+            Some(shared) => shared.move_pud(inv, s, d),
+            None => Ok(false),
+        };
         Ok(match action {
             Some(PudAction::Nothing) => true,
-            Some(PudAction::Move) if pair.pud(inv, s, d)? => {
+            Some(PudAction::Move) if moved(pair)? => {
                 c.pud_moves += 1;
                 true
             }
@@ -637,15 +660,12 @@ impl MoveControl {
     /// again) or on a fatal signal; this caller stops it at the next PUD boundary (where a PUD
     /// window may follow) and before a partial last extent that may not move whole. The walk goes
     /// on from where it stopped. Returns whether the run got past any extent.
-    fn move_run<'g, M: Mode>(
+    fn move_run<M: Mode>(
         &mut self,
-        pair: &mut MovePair<'g, M>,
+        pair: &mut MovePair<'_, M>,
         inv: &MmuInvalidation<'_>,
         c: &mut Counters,
-    ) -> Result<bool>
-    where
-        MovePair<'g, M>: Moves,
-    {
+    ) -> Result<bool> {
         let (start, new) = (self.old_addr, self.new_addr);
         if !self.shared || start % PMD_SIZE != 0 || new % PMD_SIZE != 0 {
             return Ok(false);
@@ -656,9 +676,10 @@ impl MoveControl {
         let tail_whole =
             tail != 0 && self.is_whole_at(pair, end - tail, end - tail - start + new, tail);
         let pmds = (end - start) / PMD_SIZE + usize::from(tail_whole);
-        let Some((run, res)) = pair.run(inv, start, new, pmds) else {
+        let Some(pair) = pair.as_shared() else {
             return Ok(false);
         };
+        let (run, res) = pair.move_run(inv, start, new, pmds);
         // What the run moved is reported even if it stopped on an error.
         c.pmd_moves += run.tables as u64;
         c.huge_pmd_moves += run.huge as u64;
@@ -667,17 +688,14 @@ impl MoveControl {
     }
 
     /// Moves one extent, as [`decide`] says: a whole table, a THP, or entry by entry.
-    fn move_extent<'g, M: Mode>(
+    fn move_extent<M: Mode>(
         &mut self,
-        pair: &MovePair<'g, M>,
+        pair: &MovePair<'_, M>,
         inv: &MmuInvalidation<'_>,
         extent: usize,
-        scratch: &mut Scratch,
+        scratch: &mut TableScratch,
         c: &mut Counters,
-    ) -> Result<Step>
-    where
-        MovePair<'g, M>: Moves,
-    {
+    ) -> Result<Step> {
         // The realigned first extent starts below the VMAs; its entry is the same.
         let (s, d, _) = self.extent_in_range(extent);
         let Some(src) = pair.src_pmd(s)? else {
@@ -703,7 +721,7 @@ impl MoveControl {
         ) {
             Action::Nothing => return Ok(Step::Done),
             Action::Huge => {
-                return match pair.huge(inv, &src, &dst) {
+                return match pair.move_huge_pmd(inv, &src, &dst) {
                     Ok(relocated) => {
                         c.huge_pmd_moves += 1;
                         c.folios_relocated += relocated as u64;
@@ -731,7 +749,7 @@ impl MoveControl {
                 src.split_huge(pair.src(), s)?;
                 return Ok(Step::Again);
             }
-            Action::Table => match pair.table(inv, &src, &dst, scratch.get()?) {
+            Action::Table => match pair.move_table(inv, &src, &dst, scratch) {
                 Ok(Some(relocated)) => {
                     c.pmd_moves += 1;
                     c.folios_relocated += relocated as u64;
@@ -758,23 +776,20 @@ impl MoveControl {
 
     /// Moves the entries of one extent one by one (the pair sleeps on what blocks them, folio
     /// locks, splits and migrations, with no page-table lock held, as `UFFDIO_MOVE` does).
-    fn move_extent_ptes<'g, M: Mode>(
+    fn move_extent_ptes<M: Mode>(
         &mut self,
-        pair: &MovePair<'g, M>,
+        pair: &MovePair<'_, M>,
         inv: &MmuInvalidation<'_>,
         src: &Pmd<'_>,
         dst: &Pmd<'_>,
         extent: usize,
         c: &mut Counters,
-    ) -> Result<Step>
-    where
-        MovePair<'g, M>: Moves,
-    {
+    ) -> Result<Step> {
         let (s, d, len) = self.extent_in_range(extent);
         let nr = len / PAGE_SIZE;
         // Progress made so far in this extent is what `moved` reports on error.
         let done = pair
-            .ptes(inv, src, s, dst, d, nr)
+            .move_ptes(inv, src, s, dst, d, nr)
             .inspect_err(|_| self.set_partial(s))?;
         c.pte_moves += done.moved as u64;
         c.folios_relocated += done.relocated as u64;
@@ -795,6 +810,8 @@ impl MoveControl {
     /// [`Self::progress`] is exact (everything below `addr` has moved, nothing above it) and a
     /// retried extent resumes there.
     fn set_partial(&mut self, addr: usize) {
+        // INVARIANT: `addr` lies in the current extent, at or above where the walk is; both sides
+        // go up by the same amount.
         let delta = addr - self.old_addr;
         self.old_addr = addr;
         self.new_addr += delta;
@@ -948,126 +965,5 @@ impl SlotModel {
         Ok(pair
             .dst_pmd(addr)?
             .is_none_or(|pmd| pmd.kind() == PmdKind::None))
-    }
-}
-
-/// The moves whose form depends on how the pair keeps rmap valid: relocating every folio
-/// (`MovePair`) or sharing rmap identity (`SharedPair`, which alone moves PUD entries and runs of
-/// tables with one TLB flush). The walk is the same for both.
-pub(crate) trait Moves {
-    /// A whole table: `Some(folios relocated)` if it moved, `None` if it cannot move whole now.
-    fn table(
-        &self,
-        inv: &MmuInvalidation<'_>,
-        src: &Pmd<'_>,
-        dst: &Pmd<'_>,
-        scratch: &mut TableScratch,
-    ) -> Result<Option<usize>>;
-    /// A THP: the folios relocated (0 or 1).
-    fn huge(&self, inv: &MmuInvalidation<'_>, src: &Pmd<'_>, dst: &Pmd<'_>) -> Result<usize>;
-    /// Single entries.
-    fn ptes(
-        &self,
-        inv: &MmuInvalidation<'_>,
-        src: &Pmd<'_>,
-        src_addr: usize,
-        dst: &Pmd<'_>,
-        dst_addr: usize,
-        nr: usize,
-    ) -> Result<PtesMoved>;
-    /// One PUD entry: whether it moved.
-    fn pud(&mut self, inv: &MmuInvalidation<'_>, src: usize, dst: usize) -> Result<bool>;
-    /// A run of whole PMD extents with one TLB flush: how far it got and how it ended; `None` if
-    /// the pair cannot run one.
-    fn run(
-        &mut self,
-        inv: &MmuInvalidation<'_>,
-        src: usize,
-        dst: usize,
-        pmds: usize,
-    ) -> Option<(RunMoved, Result)>;
-}
-
-impl Moves for MovePair<'_, Relocate> {
-    fn table(
-        &self,
-        inv: &MmuInvalidation<'_>,
-        src: &Pmd<'_>,
-        dst: &Pmd<'_>,
-        scratch: &mut TableScratch,
-    ) -> Result<Option<usize>> {
-        self.move_table(inv, src, dst, scratch)
-    }
-
-    fn huge(&self, inv: &MmuInvalidation<'_>, src: &Pmd<'_>, dst: &Pmd<'_>) -> Result<usize> {
-        self.move_huge_pmd(inv, src, dst)
-    }
-
-    fn ptes(
-        &self,
-        inv: &MmuInvalidation<'_>,
-        src: &Pmd<'_>,
-        src_addr: usize,
-        dst: &Pmd<'_>,
-        dst_addr: usize,
-        nr: usize,
-    ) -> Result<PtesMoved> {
-        self.move_ptes(inv, src, src_addr, dst, dst_addr, nr)
-    }
-
-    fn pud(&mut self, _: &MmuInvalidation<'_>, _: usize, _: usize) -> Result<bool> {
-        Ok(false)
-    }
-
-    fn run(
-        &mut self,
-        _: &MmuInvalidation<'_>,
-        _: usize,
-        _: usize,
-        _: usize,
-    ) -> Option<(RunMoved, Result)> {
-        None
-    }
-}
-
-impl Moves for MovePair<'_, Shared> {
-    fn table(
-        &self,
-        inv: &MmuInvalidation<'_>,
-        src: &Pmd<'_>,
-        dst: &Pmd<'_>,
-        _: &mut TableScratch,
-    ) -> Result<Option<usize>> {
-        Ok(self.move_table(inv, src, dst)?.then_some(0))
-    }
-
-    fn huge(&self, inv: &MmuInvalidation<'_>, src: &Pmd<'_>, dst: &Pmd<'_>) -> Result<usize> {
-        self.move_huge_pmd(inv, src, dst).map(|()| 0)
-    }
-
-    fn ptes(
-        &self,
-        inv: &MmuInvalidation<'_>,
-        src: &Pmd<'_>,
-        src_addr: usize,
-        dst: &Pmd<'_>,
-        dst_addr: usize,
-        nr: usize,
-    ) -> Result<PtesMoved> {
-        self.move_ptes(inv, src, src_addr, dst, dst_addr, nr)
-    }
-
-    fn pud(&mut self, inv: &MmuInvalidation<'_>, src: usize, dst: usize) -> Result<bool> {
-        self.move_pud(inv, src, dst)
-    }
-
-    fn run(
-        &mut self,
-        inv: &MmuInvalidation<'_>,
-        src: usize,
-        dst: usize,
-        pmds: usize,
-    ) -> Option<(RunMoved, Result)> {
-        Some(self.move_run(inv, src, dst, pmds))
     }
 }

@@ -20,7 +20,7 @@
 
 struct abuse_req {
 	__u32 op;
-	__u32 pad;
+	__u32 f;	/* a fifth argument, for the operations that say so */
 	__s64 ret;
 	__u64 a, b, c, d, e;
 };
@@ -29,7 +29,7 @@ struct abuse_req {
 
 enum {
 	OP_LOOKUP = 1, OP_ALLOC, OP_TABLE, OP_PTES, OP_HUGE, OP_SHARED_PTES, OP_RUN, OP_UNCOVERED,
-	OP_PTES_RUN, OP_RUN_REFILL, OP_RUN_TWO, OP_PAIR_UFFD, OP_RUN_MANY,
+	OP_PTES_RUN, OP_RUN_REFILL, OP_RUN_TWO, OP_PAIR_UFFD, OP_RUN_MANY, OP_PTES_RUN_SKIP,
 };
 
 static int afd;
@@ -39,6 +39,17 @@ static size_t ps;
 static long long call(int op, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
 {
 	struct abuse_req r = { .op = op, .a = a, .b = b, .c = c, .d = d, .e = e };
+
+	if (ioctl(afd, ABUSE_IOC, &r))
+		ksft_exit_fail_msg("ioctl %s: %s\n", ABUSE_DEV, strerror(errno));
+	return r.ret;
+}
+
+/* call() with the fifth argument f. */
+static long long call_f(int op, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,
+			uint32_t f)
+{
+	struct abuse_req r = { .op = op, .f = f, .a = a, .b = b, .c = c, .d = d, .e = e };
 
 	if (ioctl(afd, ABUSE_IOC, &r))
 		ksft_exit_fail_msg("ioctl %s: %s\n", ABUSE_DEV, strerror(errno));
@@ -287,6 +298,48 @@ static bool t_ptes_run_ranges(void)
 	CHECK(rm_check(d + 8 * ps, 16 * ps, 6, ps) == (size_t)-1, "16 pages did not arrive\n");
 	CHECK(rm_all_zero(s + ps, 16 * ps), "the source still holds them\n");
 	munmap(s, 2 * RM_PMD);
+	munmap(d, RM_PMD);
+	return ok;
+}
+
+/*
+ * A relocating run that resumes inside its first range (skip): a skip that is not page-aligned,
+ * or that is the whole range or more, is refused with nothing moved; so is a range whose only
+ * flaw lies in the skipped prefix (it starts a page below its VMA, all of it covered by the
+ * invalidation: a run that checked only the rest would move it), and one whose start plus the
+ * skip wraps (computed before the range is checked: an overflow). A sound skip moves the rest of
+ * the range alone, and the skipped pages stay where they are.
+ */
+static bool t_ptes_run_skip(void)
+{
+	/* The source VMA starts a page into a PMD, the page below it in no VMA. */
+	uint8_t *s = map(hole(RM_PMD) + ps, RM_PMD - ps, RW);
+	uint8_t *d = map(hole(RM_PMD), RM_PMD, RW);
+	const struct { const char *what; uint64_t src, len; uint32_t skip; } bad[] = {
+		{ "an unaligned skip", u(s), 8 * ps, 1 },
+		{ "a skip of the whole range", u(s), 8 * ps, 8 * ps },
+		{ "a skip past the range", u(s), 8 * ps, 16 * ps },
+		{ "a skipped first page below its VMA", u(s) - ps, 4 * ps, ps },
+		{ "a start that wraps with the skip", -2 * ps, 8 * ps, 4 * ps },
+	};
+	bool ok = true;
+	long long r;
+
+	rm_fill(s, RM_PMD - ps, 7, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		r = call_f(OP_PTES_RUN_SKIP, u(s), bad[i].src, u(d), u(d), bad[i].len, bad[i].skip);
+		CHECK(r == -EINVAL, "run with %s: %s, expected EINVAL\n", bad[i].what, res_str(r));
+	}
+	CHECK(rm_check(s, RM_PMD - ps, 7, 0) == (size_t)-1, "the source changed\n");
+	CHECK(untouched(d, RM_PMD), "the destination changed\n");
+	r = call_f(OP_PTES_RUN_SKIP, u(s), u(s), u(d), u(d), 8 * ps, 2 * ps);
+	CHECK(r == (long long)(8 * ps), "run of 8 pages skipping 2: %s, expected %zu bytes\n",
+	      res_str(r), 8 * ps);
+	CHECK(rm_check(s, 2 * ps, 7, 0) == (size_t)-1, "the 2 skipped pages moved\n");
+	CHECK(untouched(d, 2 * ps), "the 2 skipped pages arrived\n");
+	CHECK(rm_check(d + 2 * ps, 6 * ps, 7, 2 * ps) == (size_t)-1, "6 pages did not arrive\n");
+	CHECK(rm_all_zero(s + 2 * ps, 6 * ps), "the source still holds them\n");
+	munmap(s, RM_PMD - ps);
 	munmap(d, RM_PMD);
 	return ok;
 }
@@ -570,6 +623,7 @@ static const struct {
 	{ "table_sound_move_moves",		t_table_sound_moves },
 	{ "ptes_ranges_zero_and_wrap",		t_ptes_ranges },
 	{ "ptes_run_ranges_EINVAL",		t_ptes_run_ranges },
+	{ "ptes_run_skip_rules",		t_ptes_run_skip },
 	{ "huge_move_of_a_table_ENOENT",	t_huge_on_table },
 	{ "endpoints_refused",			t_endpoints },
 	{ "shared_pair_keeps_its_offset",	t_shared_offset },

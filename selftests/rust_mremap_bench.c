@@ -189,16 +189,11 @@ static double median(const double *v, int n)
 /*
  * Pin the benchmark to the first CPU it may run on (@on), or give it back
  * every CPU it had; says once whether it could.  The rows with an idle
- * target run pinned, both methods of a row alike.  Measured 2026-12-07,
- * bench kernel, TCG: 128 UFFDIO_MOVE calls of 2 MiB took 13 to 28 ms in a
- * fresh pinned process and 60 to 64 ms in about half of the unpinned ones
- * (and in this benchmark's long-lived process even pinned), within
- * one boot, with a switch from the one to the other inside a run; the other
- * rows did not move.  A process the scheduler moved has both CPUs in its
- * mm_cpumask, and a flush may then interrupt the idle vCPU, which is slow
- * under TCG; that the whole difference is that is not shown (a migration
- * should cost at most two such interrupts).  The fault latency rows
- * measure the case of a target running on both CPUs.
+ * target run pinned, every method of a row alike, so that no method pays
+ * for a migration between CPUs in its timed region.  (The 2 MiB rows' one
+ * slow mode, 60 ms instead of 15 for 128 UFFDIO_MOVE calls, pinned or not,
+ * was QEMU's TLB size: tcg_tlb_settle().)  The fault latency rows measure
+ * the case of a target running on both CPUs.
  */
 static void pin_self(bool on)
 {
@@ -979,6 +974,40 @@ static bool faulter_stop(struct faulter *f, uint64_t w0, uint64_t w1, struct lro
 /* ---------------------------------------------------------------- */
 
 /*
+ * Before a timed region whose every call ends in a full TLB flush (a 2 MiB
+ * range is 512 pages, above tlb_single_page_flush_ceiling), for every method
+ * alike: 300 ms of touching 64 pages and zapping them (a full flush each).
+ * Under TCG a full flush makes QEMU clear its software TLB, which it grows
+ * while a process touches much memory (as the set-up just did: 512 MiB) and
+ * shrinks only at a flush after 100 ms of light use; grown, one flush cost
+ * about 0.4 ms against 13 us (measured 2026-12-07: a host profile of QEMU
+ * showed memset at 26% in the slow 2 MiB UFFDIO_MOVE loops).  A loop pays it
+ * per call, one vectored call nearly once, so without this the 2 MiB rows
+ * compared QEMU's TLB sizes, not the kernel's work.  Touches no memory of
+ * the measurement.
+ */
+static void tcg_tlb_settle(void)
+{
+	static uint8_t *scratch;
+	const size_t len = 64 * 4096;
+	uint64_t end = now_ns() + 300 * 1000 * 1000ULL;
+
+	if (!scratch) {
+		scratch = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		if (scratch == MAP_FAILED) {
+			scratch = NULL;
+			return;
+		}
+	}
+	while (now_ns() < end) {
+		for (size_t o = 0; o < len; o += 4096)
+			scratch[o] = 1;
+		madvise(scratch, len, MADV_DONTNEED);
+	}
+}
+
+/*
  * One collector measurement of @m on @c: populate a fresh from-space, map
  * a fresh to-space (registered with userfaultfd for the uffd methods),
  * time the call or the loop (with the fault thread @f running around it,
@@ -1035,6 +1064,8 @@ static int coll_once(enum cmeth m, const struct coll *c, unsigned int seed, stru
 			.len = c->chunk,
 		};
 
+	if (c->chunk >= RM_MB(1))
+		tcg_tlb_settle();
 	if (f && !faulter_start(f))
 		goto out;
 	i = 0;
@@ -1413,6 +1444,11 @@ static void lat_print_row(const struct coll *c, const struct lrow *l)
 	       pct_us(b[3], sizeof(b[3]), &l->idle, 50),
 	       pct_us(b[4], sizeof(b[4]), &l->idle, 100),
 	       (double)l->worst_iter / 1e3);
+	/* The spread: under TCG a cross-CPU flush waits for the other vCPU. */
+	printf("#   %s move_us of each repetition:", name);
+	for (long r = 0; r < l->reps; r++)
+		printf(" %.0f", l->move_us[r]);
+	printf("\n");
 	if (l->short_run) {
 		printf("# %s: the fault thread's %zu samples ran out before a move ended:\n",
 		       name, LAT_CAP);

@@ -548,6 +548,7 @@ struct case_desc {
 	bool full_pop;				/* populate whole src, ignore -t */
 	bool stale_dst_table;			/* dst's first slot gets an empty table */
 	size_t overlap_extra;			/* K_OVERLAP: src = dst + 2MB + extra */
+	size_t slide;				/* K_OVERLAP: if set, src = dst + slide */
 	unsigned int flags;
 	long long exp_pmd, exp_pte;		/* literal expectation, -1: model only */
 	bool differential;
@@ -701,6 +702,9 @@ static bool build_from_start(struct scen *sc, const struct case_desc *cd)
 /*
  * Exec stack shift: one 10MB VMA at a 2MB-aligned address v,
  * dst = v + 1MB, src = dst + 2MB + extra, len 5MB, src fully populated.
+ * A slide (src = dst + slide, less than an extent): each page's destination
+ * is a slot the move empties a few pages before, which may be refilled only
+ * after a TLB flush of what it held.
  */
 static bool build_overlap(struct scen *sc, const struct case_desc *cd)
 {
@@ -709,7 +713,7 @@ static bool build_overlap(struct scen *sc, const struct case_desc *cd)
 	if (!v || !map_rw(sc, v, RM_MB(10)))
 		return false;
 	sc->dst = v + RM_MB(1);
-	sc->src = sc->dst + RM_MB(2) + cd->overlap_extra;
+	sc->src = sc->dst + (cd->slide ? cd->slide : RM_MB(2) + cd->overlap_extra);
 	sc->len = RM_MB(5);
 	sc->pop = sc->len;
 	sc->seed = g_seed;
@@ -1286,6 +1290,15 @@ int main(int argc, char **argv)
 		.overlap_extra = RM_KB(4),
 		.exp_pmd = 0,
 		.exp_pte = 1280
+	};
+	cases[ncases++] = (struct case_desc){
+		.name = "downward slide of a 5MB range by one page (src = dst + 4KB)",
+		.kind = K_OVERLAP, .slide = RM_KB(4), .exp_pmd = 0, .exp_pte = 1280
+	};
+	cases[ncases++] = (struct case_desc){
+		.name = "downward slide of a 5MB range by 64KB, relocating",
+		.kind = K_OVERLAP, .slide = RM_KB(64), .flags = RUST_MREMAP_RELOCATE,
+		.exp_pmd = 0, .exp_pte = 1280
 	};
 
 	plan = ARRAY_SIZE(fails);

@@ -40,7 +40,8 @@ module! {
 #[derive(Clone, Copy, Default)]
 struct AbuseReq {
     op: u32,
-    _pad: u32,
+    /// A fifth argument, for the operations that say so.
+    f: u32,
     /// Out: what the operation returned (>= 0), or `-errno`.
     ret: i64,
     a: u64,
@@ -98,6 +99,9 @@ const OP_RUN_MANY: u32 = 13;
 /// `MovePair::new_with_userfaultfd()` over the VMAs of `a` and `c` (one page each), with the
 /// userfaultfd `e` if `d` is 1, with none if `d` is 0: 0 if the pair was made.
 const OP_PAIR_UFFD: u32 = 12;
+/// As `OP_PTES_RUN`, the run resuming `f` bytes into the range (`skip`): bytes done, `f`
+/// included.
+const OP_PTES_RUN_SKIP: u32 = 14;
 
 #[pin_data]
 struct AbuseModule {
@@ -153,7 +157,7 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
             pair.with_invalidation(start, end, |pair, inv| {
                 let src = pair.src_pmd(b)?.ok_or(ENOENT)?;
                 let dst = pair.dst_pmd_alloc(d)?;
-                let mut scratch = TableScratch::new()?;
+                let mut scratch = TableScratch::new();
                 Ok(pair
                     .move_table(inv, &src, &dst, &mut scratch)?
                     .map_or(0, |_| 1))
@@ -200,13 +204,18 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
                 res.map(|()| run.tables as i64)
             })
         }
-        OP_PTES_RUN => {
+        OP_PTES_RUN | OP_PTES_RUN_SKIP => {
+            let skip = if req.op == OP_PTES_RUN_SKIP {
+                req.f as usize
+            } else {
+                0
+            };
             let mut pair = MovePair::new(&mut guard, a, c, PAGE_SIZE)?;
             if let Ok(dst) = pair.dst_pmd_alloc(d) {
                 dst.pte_alloc()?;
             }
             pair.with_invalidation(start, end, |pair, inv| {
-                let (run, res) = pair.move_ptes_run(inv, &[(b, d, e)]);
+                let (run, res) = pair.move_ptes_run(inv, &[(b, d, e)], skip);
                 res.map(|()| (run.ranges * e + run.bytes) as i64)
             })
         }
@@ -219,7 +228,7 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
             let mut pair = MovePair::new(&mut guard, a, a, PAGE_SIZE)?;
             pair.dst_pmd_alloc(d)?.pte_alloc()?;
             pair.with_invalidation(start, end, |pair, inv| {
-                let (run, res) = pair.move_ptes_run(inv, &[(b, d, e), second]);
+                let (run, res) = pair.move_ptes_run(inv, &[(b, d, e), second], 0);
                 ranges_holds(run, res)
             })
         }
@@ -237,7 +246,7 @@ fn run(mm: &MmWithUser, req: &AbuseReq) -> Result<i64> {
                 t += PMD_SIZE;
             }
             pair.with_invalidation(b, b + len, |pair, inv| {
-                let (run, res) = pair.move_ptes_run(inv, &ranges);
+                let (run, res) = pair.move_ptes_run(inv, &ranges, 0);
                 ranges_holds(run, res)
             })
         }

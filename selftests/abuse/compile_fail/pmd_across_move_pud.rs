@@ -4,6 +4,8 @@
 //! addresses.
 //!
 //! expect: E0502
+//! expect-note: pmd_across_move_pud.rs:22:9
+//! (the error must be at the move_pud() call, line 22, not at a lookup before it)
 
 use kernel::{
     mm::{pgtable::*, MmWithUser},
@@ -18,7 +20,7 @@ pub fn misuse(mm: &MmWithUser, src: usize, dst: usize) -> Result {
         let s = pair.src_pmd(src)?.ok_or(ENOENT)?;
         let d = pair.dst_pmd_alloc(dst)?;
         pair.move_pud(inv, src, dst)?;
-        pair.move_table(inv, &s, &d)?;
+        pair.move_table(inv, &s, &d, &mut TableScratch::new())?;
         Ok(())
     })
 }

@@ -4,6 +4,8 @@
 //! and defers the TLB flush, and does its own lookups; no caller code runs inside it.
 //!
 //! expect: E0502
+//! expect-note: pmd_across_ptes_run.rs:23:9
+//! (the error must be at the move_ptes_run() call, line 23, not at a lookup before it)
 
 use kernel::{
     mm::{pgtable::*, MmWithUser},
@@ -18,7 +20,7 @@ pub fn misuse(mm: &MmWithUser, src: usize, dst: usize) -> Result {
     pair.with_invalidation(src, src + PMD_SIZE, |pair, inv| -> Result {
         let s = pair.src_pmd(src)?.ok_or(ENOENT)?;
         let d = pair.dst_pmd_alloc(dst)?;
-        pair.move_ptes_run(inv, &[(src, dst, PAGE_SIZE)]).1?;
+        pair.move_ptes_run(inv, &[(src, dst, PAGE_SIZE)], 0).1?;
         pair.move_ptes(inv, &s, src, &d, dst, 1)?;
         Ok(())
     })
