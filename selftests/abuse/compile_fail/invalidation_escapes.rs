@@ -3,6 +3,7 @@
 //! An invalidation kept past its scope, where it has ended (or, forgotten, would never end).
 //!
 //! expect: E0521
+//! expect-message: borrowed data escapes outside of closure
 
 use kernel::{
     mm::{pgtable::*, MmWithUser},

@@ -3,6 +3,7 @@
 //! Sharing while a Pmd of the relocating pair lives: share() consumes the pair.
 //!
 //! expect: E0505
+//! expect-message: cannot move out of `pair` because it is borrowed
 
 use kernel::{
     mm::{pgtable::*, MmWithUser},

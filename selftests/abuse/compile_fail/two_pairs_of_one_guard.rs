@@ -4,6 +4,7 @@
 //! whose identity the first shares, or move a table under the first's run.
 //!
 //! expect: E0499
+//! expect-message: cannot borrow `guard` as mutable more than once at a time
 
 use kernel::{
     mm::{pgtable::*, MmWithUser},
