@@ -510,7 +510,7 @@ fn relocate_entries(
     };
     // What goes by the walk alone: an entry that overlaps its own destination, and a move of one
     // extent, which a run would only slow down (its root lock, its flush pending, its array).
-    let one_extent = |r: &Range| pmd_extent(r.src(), r.dst(), r.len()) == r.len();
+    let one_extent = |r: &Range| first_extent(r) == r.len();
     let by_walk = |r: &Range| r.overlaps_itself() || (group.len() == 1 && one_extent(r));
     // The next entry from `j` on that goes by the walk alone.
     let next_by_walk = |j: usize| {
